@@ -1,0 +1,140 @@
+# ollaguard: API-key authentication in front of an Ollama server.
+#
+#   make            build both programs into $(BUILD)/
+#   make check      install missing packages, build, run every test
+#   make asan       the same tests against an ASan/UBSan build
+#   make run        install missing packages, build, start the daemon
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?=	/usr/local
+SBINDIR ?=	$(PREFIX)/sbin
+MANDIR ?=	$(PREFIX)/share/man
+SYSCONFDIR ?=	/etc
+DESTDIR ?=
+BUILD ?=	build
+PYTHON ?=	/usr/bin/python3
+
+PKGS =		libcurl sqlite3 libbsd-overlay libmd jansson
+LLHTTP_DIR ?=	/usr/share/llhttp
+LLHTTP_INC ?=	/usr/share/include/llhttp
+
+WARN =		-Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
+		-Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
+		-Wformat=2 -Wformat-security -Wwrite-strings -Wundef \
+		-Wno-unused-parameter
+OPT ?=		-O2 -g
+SAN ?=
+CFLAGS_ALL =	-std=gnu11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -D_FORTIFY_SOURCE=2 \
+		-fstack-protector-strong -fPIE \
+		-Icommon -isystem $(LLHTTP_INC) \
+		$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LDFLAGS_ALL =	$(SAN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+LIBS =		$(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+COMMON_SRCS =	$(wildcard common/*.c)
+DAEMON_SRCS =	$(wildcard ollaguardd/*.c)
+KEYCTL_SRCS =	$(wildcard ollaguard-keyctl/*.c)
+LLHTTP_SRCS =	api.c http.c llhttp.c
+UNIT_SRCS =	$(wildcard tests/unit/test_*.c)
+
+COMMON_OBJS =	$(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
+DAEMON_OBJS =	$(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
+KEYCTL_OBJS =	$(KEYCTL_SRCS:%.c=$(BUILD)/obj/%.o)
+LLHTTP_OBJS =	$(LLHTTP_SRCS:%.c=$(BUILD)/obj/llhttp/%.o)
+UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+DEBIAN_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
+		libbsd-dev libmd-dev libjansson-dev node-llhttp libcmocka-dev \
+		python3-pytest curl sqlite3
+
+.PHONY: all deps check unit e2e asan run install uninstall clean
+
+all: $(BUILD)/ollaguardd $(BUILD)/ollaguard-keyctl
+
+$(BUILD)/libcommon.a: $(COMMON_OBJS)
+	$(AR) rcs $@ $^
+
+# llhttp is generated code we compile in as it ships, in its strict mode
+# (the default build is lenient about chunk framing and header names);
+# our warning set is for our code, so it gets the plain one.
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c Makefile
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(OPT) $(SAN) -fPIE -w -DLLHTTP_STRICT_MODE=1 \
+	    -isystem $(LLHTTP_INC) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h ollaguardd/*.h ollaguard-keyctl/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/ollaguardd: $(DAEMON_OBJS) $(LLHTTP_OBJS) $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(BUILD)/ollaguard-keyctl: $(KEYCTL_OBJS) $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# A unit test of common/ links libcommon; a test_daemon_* test links the
+# daemon's objects too (all but its main()).
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) \
+	    $(shell pkg-config --cflags --libs cmocka)
+
+$(BUILD)/tests/test_daemon_%: tests/unit/test_daemon_%.c \
+    $(filter-out $(BUILD)/obj/ollaguardd/main.o,$(DAEMON_OBJS)) \
+    $(LLHTTP_OBJS) $(BUILD)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ $^ $(LIBS) \
+	    $(shell pkg-config --cflags --libs cmocka)
+
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	    grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $$missing; \
+	else \
+	    echo "missing packages; run as root:"; \
+	    echo "  apt-get install -y$$missing"; exit 1; \
+	fi
+
+unit: all $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+	    echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+e2e: all
+	OLLAGUARD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/e2e
+
+check: deps
+	$(MAKE) unit
+	$(MAKE) e2e
+
+asan: deps
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    unit e2e
+
+run: deps all
+	$(BUILD)/ollaguardd
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/ollaguard
+	install -m 0755 $(BUILD)/ollaguardd $(BUILD)/ollaguard-keyctl \
+	    $(DESTDIR)$(SBINDIR)/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	@# An operator's edited config is never overwritten.
+	test -e $(DESTDIR)$(SYSCONFDIR)/ollaguard/ollaguard.conf || \
+	    install -m 0640 etc/ollaguard.conf $(DESTDIR)$(SYSCONFDIR)/ollaguard/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ollaguardd $(DESTDIR)$(SBINDIR)/ollaguard-keyctl
+	rm -f $(DESTDIR)$(MANDIR)/man8/ollaguardd.8 \
+	    $(DESTDIR)$(MANDIR)/man8/ollaguard-keyctl.8 \
+	    $(DESTDIR)$(MANDIR)/man5/ollaguard.conf.5
+
+clean:
+	rm -rf build build-asan

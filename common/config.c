@@ -1,0 +1,527 @@
+/*
+ * config: settings from flags, environment, a config file and defaults.
+ *
+ * The table below is the one list of settings.  It drives the flag
+ * parser, the environment, the config file, --help and config_print, so
+ * a new setting is a field in struct config and one line here.  Values
+ * are applied lowest precedence first (default, file, environment,
+ * flag), each overwriting the last, and every value is checked where it
+ * is read so the error can say where it came from.
+ */
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "keygen.h"
+#include "log.h"
+
+#ifndef OLLAGUARD_VERSION
+#define OLLAGUARD_VERSION	"0.1.0"
+#endif
+
+enum config_type {
+	CONF_STR,
+	CONF_NUM
+};
+
+struct setting {
+	const char	*name;		/* flag without dashes; file key */
+	const char	*env;
+	enum config_type type;
+	size_t		 off;
+	size_t		 size;
+	long long	 min, max;
+	const char	*def;
+	const char	*arg;		/* placeholder in --help */
+	int		 (*check)(const char *, const char **);
+	const char	*help;
+};
+
+static int	check_host(const char *, const char **);
+static int	check_url(const char *, const char **);
+static int	check_prefix(const char *, const char **);
+static int	check_loglevel(const char *, const char **);
+
+#define STR(n, e, f, def, arg, chk, help) \
+	{ n, e, CONF_STR, offsetof(struct config, f), \
+	  sizeof(((struct config *)0)->f), 0, 0, def, arg, chk, help }
+#define NUM(n, e, f, lo, hi, def, help) \
+	{ n, e, CONF_NUM, offsetof(struct config, f), \
+	  sizeof(long long), lo, hi, def, "N", NULL, help }
+
+static const struct setting settings[] = {
+	STR("host", "OLLAGUARD_HOST", host, "0.0.0.0", "ADDR", check_host,
+	    "IPv4 or IPv6 address to listen on"),
+	NUM("port", "OLLAGUARD_PORT", port, 1, 65535, "4000",
+	    "TCP port to listen on"),
+	STR("target-url", "TARGET_URL", target_url, "http://127.0.0.1:11434",
+	    "URL", check_url, "the Ollama server, optionally with a path prefix"),
+	STR("master-key", "MASTER_KEY", master_key, "", "KEY", NULL,
+	    "key that passes everywhere and may call /key/generate"),
+	STR("master-key-file", "MASTER_KEY_FILE", master_key_file, "", "FILE",
+	    NULL, "read the master key from FILE (one line)"),
+	STR("prefix", "OLLAGUARD_PREFIX", prefix, "", "P", check_prefix,
+	    "prefix of generated keys"),
+	NUM("timeout", "OLLAGUARD_TIMEOUT", timeout, 1, 86400, "300",
+	    "seconds of upstream silence before giving up (504)"),
+	STR("db", "OLLAGUARD_DB", db, "./ollaguard.db", "PATH", NULL,
+	    "the key database"),
+	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "8",
+	    "worker processes"),
+	STR("config", "OLLAGUARD_CONFIG", config_file, "", "FILE", NULL,
+	    "read settings from FILE"),
+	NUM("backlog", "OLLAGUARD_BACKLOG", backlog, 1, 65535, "511",
+	    "listen backlog"),
+	NUM("keepalive-timeout", "OLLAGUARD_KEEPALIVE_TIMEOUT",
+	    keepalive_timeout, 0, 3600, "5",
+	    "seconds an idle client connection is kept open"),
+	STR("log-level", "OLLAGUARD_LOG_LEVEL", log_level, "info", "LEVEL",
+	    check_loglevel, "error, warn, info or debug"),
+};
+#define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
+
+static const struct setting *
+setting_find(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strlen(settings[i].name) == len &&
+		    strncmp(settings[i].name, name, len) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+static int
+check_host(const char *v, const char **why)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
+		return 0;
+	*why = "not an IPv4 or IPv6 address";
+	return -1;
+}
+
+static int
+check_url(const char *v, const char **why)
+{
+	const char *host;
+
+	if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else {
+		*why = "must start with http:// or https://";
+		return -1;
+	}
+	if (*host == '\0' || *host == '/' || *host == ':') {
+		*why = "has no host";
+		return -1;
+	}
+	if (strpbrk(v, "?# \t\r\n") != NULL) {
+		*why = "may not hold a query, fragment or whitespace";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_prefix(const char *v, const char **why)
+{
+	if (keygen_prefix_valid(v))
+		return 0;
+	*why = "must be at most 32 printable characters, no spaces or quotes";
+	return -1;
+}
+
+static int
+check_loglevel(const char *v, const char **why)
+{
+	if (log_level_parse(v) != -1)
+		return 0;
+	*why = "must be error, warn, info or debug";
+	return -1;
+}
+
+/* Sets one value; on error writes "<where>: <name>: <why>" to err. */
+static int
+setting_apply(struct config *cfg, const struct setting *s, const char *v,
+    const char *where, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	long long n;
+	char *dst = (char *)cfg + s->off;
+
+	if (s->type == CONF_NUM) {
+		n = strtonum(v, s->min, s->max, &why);
+		if (why != NULL) {
+			snprintf(err, errlen, "%s: %s: \"%s\" is %s "
+			    "(expected %lld to %lld)", where, s->name, v, why,
+			    s->min, s->max);
+			return -1;
+		}
+		memcpy(dst, &n, sizeof(n));
+		return 0;
+	}
+	if (strlen(v) >= s->size) {
+		snprintf(err, errlen, "%s: %s: value too long (at most %zu "
+		    "bytes)", where, s->name, s->size - 1);
+		return -1;
+	}
+	if (s->check != NULL && (*v != '\0' || s->def[0] != '\0') &&
+	    s->check(v, &why) == -1) {
+		snprintf(err, errlen, "%s: %s: \"%s\" %s", where, s->name, v,
+		    why);
+		return -1;
+	}
+	strlcpy(dst, v, s->size);
+	return 0;
+}
+
+/*
+ * Splits one config file line into name and value.  Values may be
+ * quoted with " (backslash escapes \" and \\) or '; an unquoted value
+ * ends at a # that follows whitespace.  Returns 0 for a blank or comment
+ * line, 1 for a setting, -1 with *why set.
+ */
+static int
+parse_line(char *line, char **name, size_t *namelen, char **value,
+    const char **why)
+{
+	char *p = line, *q, *end;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	*name = p;
+	while (*p != '\0' && !isspace((unsigned char)*p) && *p != '=')
+		p++;
+	*namelen = p - *name;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '=') {
+		*why = "expected \"name = value\"";
+		return -1;
+	}
+	p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '"' || *p == '\'') {
+		char quote = *p++;
+
+		*value = q = p;
+		for (; *p != quote; p++) {
+			if (*p == '\0') {
+				*why = "unterminated quoted value";
+				return -1;
+			}
+			if (quote == '"' && *p == '\\' &&
+			    (p[1] == '"' || p[1] == '\\'))
+				p++;
+			*q++ = *p;
+		}
+		*q = '\0';
+		for (p++; isspace((unsigned char)*p); p++)
+			;
+		if (*p != '\0' && *p != '#') {
+			*why = "text after the closing quote";
+			return -1;
+		}
+		return 1;
+	}
+	*value = p;
+	if (*p == '#')
+		*p = '\0';
+	for (end = p; *p != '\0'; p++) {
+		if (*p == '#' && p > *value && isspace((unsigned char)p[-1]))
+			break;
+		if (!isspace((unsigned char)*p))
+			end = p + 1;
+	}
+	*end = '\0';
+	return 1;
+}
+
+static int
+config_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *fp;
+	char *line = NULL, *name, *value, where[PATH_MAX + 32];
+	const struct setting *s;
+	const char *why;
+	size_t cap = 0, namelen;
+	ssize_t len;
+	int lineno = 0, rc = 0, r;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((len = getline(&line, &cap, fp)) != -1) {
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if ((size_t)len != strlen(line)) {
+			snprintf(err, errlen, "%s: NUL byte in line", where);
+			rc = -1;
+			break;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		why = NULL;
+		if ((r = parse_line(line, &name, &namelen, &value, &why)) == 0)
+			continue;
+		if (r == -1) {
+			snprintf(err, errlen, "%s: %s", where, why);
+			rc = -1;
+			break;
+		}
+		if ((s = setting_find(name, namelen)) == NULL ||
+		    strcmp(s->name, "config") == 0) {
+			snprintf(err, errlen, "%s: unknown setting \"%.*s\"",
+			    where, (int)namelen, name);
+			rc = -1;
+			break;
+		}
+		if (setting_apply(cfg, s, value, where, err, errlen) == -1) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (line != NULL)
+		explicit_bzero(line, cap);
+	free(line);
+	fclose(fp);
+	return rc;
+}
+
+/*
+ * Walks argv.  With apply == 0 it only finds --help, --version and
+ * --config, whose value goes to path; with apply == 1 it sets every flag.
+ */
+static int
+config_flags(struct config *cfg, int argc, char *argv[], int apply,
+    char *path, size_t pathlen, char *err, size_t errlen)
+{
+	const struct setting *s;
+	const char *arg, *eq, *v;
+	char where[128];
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		arg = argv[i];
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			if (!apply) {
+				config_usage(stdout, argv[0]);
+				return CONFIG_EXIT;
+			}
+			continue;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			if (!apply) {
+				printf("ollaguardd %s\n", OLLAGUARD_VERSION);
+				return CONFIG_EXIT;
+			}
+			continue;
+		}
+		if (strncmp(arg, "--", 2) != 0) {
+			snprintf(err, errlen, "unexpected argument \"%s\" "
+			    "(see --help)", arg);
+			return CONFIG_ERROR;
+		}
+		arg += 2;
+		eq = strchr(arg, '=');
+		s = setting_find(arg, eq != NULL ? (size_t)(eq - arg) :
+		    strlen(arg));
+		if (s == NULL) {
+			snprintf(err, errlen, "unknown option \"%s\" "
+			    "(see --help)", argv[i]);
+			return CONFIG_ERROR;
+		}
+		if (eq != NULL)
+			v = eq + 1;
+		else if (i + 1 < argc)
+			v = argv[++i];
+		else {
+			snprintf(err, errlen, "option --%s needs a value",
+			    s->name);
+			return CONFIG_ERROR;
+		}
+		if (!apply) {
+			if (strcmp(s->name, "config") == 0)
+				strlcpy(path, v, pathlen);
+			continue;
+		}
+		snprintf(where, sizeof(where), "option --%s", s->name);
+		if (setting_apply(cfg, s, v, where, err, errlen) == -1)
+			return CONFIG_ERROR;
+	}
+	return CONFIG_OK;
+}
+
+static int
+config_env(struct config *cfg, char *err, size_t errlen)
+{
+	char where[128];
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		if ((v = getenv(settings[i].env)) == NULL || *v == '\0')
+			continue;
+		snprintf(where, sizeof(where), "environment %s",
+		    settings[i].env);
+		if (setting_apply(cfg, &settings[i], v, where, err, errlen) ==
+		    -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads the master key file: one line, its trailing newline ignored. */
+static int
+read_key_file(struct config *cfg, char *err, size_t errlen)
+{
+	const char *path = cfg->master_key_file;
+	char buf[CONFIG_SECRET_MAX + 2];
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "master-key-file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n == -1) {
+		snprintf(err, errlen, "master-key-file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	len = (size_t)n;
+	buf[len] = '\0';
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len == 0 || len >= CONFIG_SECRET_MAX || strlen(buf) != len ||
+	    strpbrk(buf, "\r\n") != NULL) {
+		snprintf(err, errlen, "master-key-file %s: %s", path,
+		    len == 0 ? "file is empty" : "must hold one line of at "
+		    "most 1023 bytes");
+		explicit_bzero(buf, sizeof(buf));
+		return -1;
+	}
+	strlcpy(cfg->master_key, buf, sizeof(cfg->master_key));
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+int
+config_load(struct config *cfg, int argc, char *argv[], char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+	const char *v;
+	size_t i;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < NSETTINGS; i++)
+		if (setting_apply(cfg, &settings[i], settings[i].def,
+		    "default", err, errlen) == -1)
+			return CONFIG_ERROR;
+
+	/* The file sits below the environment and flags, so find it first:
+	 * OLLAGUARD_CONFIG, then the last --config, parsed as flags are. */
+	path[0] = '\0';
+	if ((v = getenv("OLLAGUARD_CONFIG")) != NULL)
+		strlcpy(path, v, sizeof(path));
+	if ((rc = config_flags(cfg, argc, argv, 0, path, sizeof(path), err,
+	    errlen)) != CONFIG_OK)
+		return rc;
+	if (path[0] != '\0' && config_file(cfg, path, err, errlen) == -1)
+		return CONFIG_ERROR;
+	if (config_env(cfg, err, errlen) == -1)
+		return CONFIG_ERROR;
+	if (config_flags(cfg, argc, argv, 1, NULL, 0, err, errlen) !=
+	    CONFIG_OK)
+		return CONFIG_ERROR;
+	strlcpy(cfg->config_file, path, sizeof(cfg->config_file));
+
+	if (cfg->master_key[0] != '\0' && cfg->master_key_file[0] != '\0') {
+		snprintf(err, errlen, "master-key and master-key-file are both "
+		    "set: use one");
+		return CONFIG_ERROR;
+	}
+	if (cfg->master_key_file[0] != '\0' &&
+	    read_key_file(cfg, err, errlen) == -1)
+		return CONFIG_ERROR;
+	return CONFIG_OK;
+}
+
+void
+config_usage(FILE *out, const char *progname)
+{
+	char flag[64];
+	size_t i;
+
+	fprintf(out, "usage: %s [--option value ...]\n\n"
+	    "Puts API-key authentication in front of an Ollama server.\n"
+	    "Each option may also be set in the environment or the config "
+	    "file;\nprecedence: option > environment > file > default.\n\n",
+	    progname);
+	for (i = 0; i < NSETTINGS; i++) {
+		snprintf(flag, sizeof(flag), "--%s %s", settings[i].name,
+		    settings[i].arg);
+		fprintf(out, "  %-28s %s\n  %-28s [%s; default: %s]\n", flag,
+		    settings[i].help, "", settings[i].env,
+		    *settings[i].def != '\0' ? settings[i].def : "none");
+	}
+	fprintf(out, "  %-28s %s\n  %-28s %s\n", "--help", "show this help",
+	    "--version", "show the version");
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	const struct setting *s;
+	const char *p;
+	long long n;
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		s = &settings[i];
+		p = (const char *)cfg + s->off;
+		if (s->type == CONF_NUM) {
+			memcpy(&n, p, sizeof(n));
+			fprintf(out, "%s = %lld\n", s->name, n);
+		} else if (strcmp(s->name, "master-key") == 0)
+			fprintf(out, "%s = %s\n", s->name,
+			    *p != '\0' ? "(set)" : "(none)");
+		else
+			fprintf(out, "%s = \"%s\"\n", s->name, p);
+	}
+}
+
+void
+config_clear(struct config *cfg)
+{
+	explicit_bzero(cfg->master_key, sizeof(cfg->master_key));
+}

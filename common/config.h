@@ -1,0 +1,50 @@
+/*
+ * config: the daemon's settings.  Each comes from, in order of
+ * precedence, a flag, the environment, the config file, or its default.
+ * The table in config.c is the single list of settings: adding one is a
+ * field here and a line there.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_HOST_MAX		256
+#define CONFIG_URL_MAX		2048
+#define CONFIG_SECRET_MAX	1024
+#define CONFIG_PREFIX_MAX	33	/* KEYGEN_PREFIX_MAX + NUL */
+
+struct config {
+	char	host[CONFIG_HOST_MAX];
+	long long port;
+	char	target_url[CONFIG_URL_MAX];
+	char	master_key[CONFIG_SECRET_MAX];
+	char	master_key_file[PATH_MAX];
+	char	prefix[CONFIG_PREFIX_MAX];
+	long long timeout;
+	char	db[PATH_MAX];
+	long long workers;
+	char	config_file[PATH_MAX];
+	long long backlog;
+	long long keepalive_timeout;
+	char	log_level[16];
+};
+
+/* config_load results */
+#define CONFIG_OK	0
+#define CONFIG_EXIT	1	/* --help or --version was printed */
+#define CONFIG_ERROR	-1	/* err holds the message */
+
+/* Fills cfg from defaults, the file, the environment and argv, then reads
+ * the master key file.  argv is not modified. */
+int	config_load(struct config *cfg, int argc, char *argv[], char *err,
+	    size_t errlen);
+void	config_usage(FILE *out, const char *progname);
+/* Every setting and its value, the master key shown only as set/unset. */
+void	config_print(const struct config *cfg, FILE *out);
+/* Wipes the secrets held in cfg. */
+void	config_clear(struct config *cfg);
+
+#endif

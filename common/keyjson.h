@@ -1,0 +1,58 @@
+/*
+ * keyjson: storage.json, the original tool's key file, in and out.
+ * Import takes the original's forms (an array of key strings, an object
+ * with "keys" or "api_keys", arrays of {"key", "name"}) and this
+ * project's own export (hashes and metadata, never a secret).
+ */
+#ifndef KEYJSON_H
+#define KEYJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct keystore;
+struct keyjson;
+
+/* The longest key string import accepts. */
+#define KEYJSON_KEY_MAX		1024
+
+struct keyjson_counts {
+	long	added;
+	/* Already in the database, or twice in the file. */
+	long	skipped;
+	/* Added without its name: an active key had it, or it was not a
+	 * valid name. */
+	long	unnamed;
+};
+
+/* One transaction: on any error nothing is imported, and err holds a
+ * message with line and column for malformed JSON. */
+int	keyjson_import(struct keystore *, const char *buf, size_t len,
+	    struct keyjson_counts *, char *err, size_t errlen);
+/* Writes every key's hash and metadata as JSON to out. */
+int	keyjson_export(struct keystore *, FILE *out, char *err,
+	    size_t errlen);
+
+/*
+ * keyjson_import in two steps, so a caller can reject a bad file before
+ * it opens (and so creates) the database.  keyjson_load parses and checks
+ * every entry; keyjson_store writes them in one transaction.  Both read
+ * buf, which must stay as it is until keyjson_free.
+ */
+struct keyjson	*keyjson_load(const char *buf, size_t len, char *err,
+		    size_t errlen);
+size_t		 keyjson_size(const struct keyjson *);
+int		 keyjson_store(struct keystore *, const struct keyjson *,
+		    struct keyjson_counts *, char *err, size_t errlen);
+void		 keyjson_free(struct keyjson *);
+
+/* 1 if name may name a key: 1 to KEYSTORE_NAME_MAX - 1 bytes of UTF-8,
+ * no control characters, and not all digits (those are ids). */
+int		 keyjson_name_valid(const char *name);
+
+/* A timestamp as an ISO 8601 JSON string, or null for 0 ("never"). */
+struct json_t;
+struct json_t	*keyjson_time(int64_t t);
+
+#endif

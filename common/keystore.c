@@ -1,0 +1,825 @@
+/*
+ * keystore: the SQLite key database.  The file holds one table of key
+ * hashes and their metadata; the schema carries its version in
+ * PRAGMA user_version and is brought forward by the migrations below
+ * when an older file is opened.  Every statement the programs run is
+ * prepared once at open and reused, so the lookup on each request
+ * neither parses SQL nor allocates.  Errors go back to the caller in
+ * err or through keystore_errmsg; nothing here logs, and no key or
+ * hash ever appears in a message.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "keystore.h"
+
+/*
+ * Writers queue behind each other for at most this long.  Each write
+ * is one short transaction, so a writer that waits this long is stuck
+ * behind something else, and the caller hears KEYSTORE_BUSY.
+ */
+#define KS_BUSY_MS	10000
+
+#define KS_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Migration n brings a database from user_version n to n + 1.  Only
+ * ever append: a file in the field may be at any earlier version.
+ */
+static const char *const ks_migrations[] = {
+	/* 1: the key table.  Names are unique among keys not revoked, so
+	 * a name can be given again once its key is revoked. */
+	"CREATE TABLE keys ("
+	"    id INTEGER PRIMARY KEY,"
+	"    hash BLOB UNIQUE NOT NULL CHECK (length(hash) = 32),"
+	"    hint TEXT NOT NULL,"
+	"    name TEXT,"
+	"    created_at INTEGER NOT NULL,"
+	"    expires_at INTEGER,"
+	"    revoked_at INTEGER,"
+	"    last_used_at INTEGER,"
+	"    requests INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE UNIQUE INDEX keys_active_name ON keys (name)"
+	"    WHERE revoked_at IS NULL AND name IS NOT NULL;",
+	/* 2: where a key came from.  Keys made before this column existed
+	 * can only have come from the admin tool. */
+	"ALTER TABLE keys ADD COLUMN origin TEXT NOT NULL DEFAULT 'keyctl'"
+	"    CHECK (origin IN ('generate', 'keyctl', 'import'));",
+};
+
+_Static_assert(KS_NITEMS(ks_migrations) == KEYSTORE_SCHEMA_VERSION,
+    "KEYSTORE_SCHEMA_VERSION must match the migrations");
+
+#define KS_COLS	"id, hash, hint, name, created_at, expires_at, revoked_at, " \
+		"last_used_at, requests, origin"
+
+enum ks_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_INSERT,
+	ST_HASHEXISTS,
+	ST_LOOKUP,
+	ST_GETID,
+	ST_GETNAME,
+	ST_GETHASH,
+	ST_REVOKE,
+	ST_IDEXISTS,
+	ST_LIST,
+	ST_COUNT,
+	ST_DATAVERSION,
+	ST_USE,
+	ST_MAX
+};
+
+static const char *const ks_sql[ST_MAX] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_INSERT] = "INSERT INTO keys (hash, hint, name, created_at,"
+	    " expires_at, revoked_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	[ST_HASHEXISTS] = "SELECT 1 FROM keys WHERE hash = ?",
+	[ST_LOOKUP] = "SELECT id, expires_at, revoked_at FROM keys"
+	    " WHERE hash = ?",
+	[ST_GETID] = "SELECT " KS_COLS " FROM keys WHERE id = ?",
+	/* A name may belong to several revoked keys and one active one;
+	 * the active one is the one meant, else the latest. */
+	[ST_GETNAME] = "SELECT " KS_COLS " FROM keys WHERE name = ?"
+	    " ORDER BY revoked_at IS NOT NULL, id DESC LIMIT 1",
+	[ST_GETHASH] = "SELECT " KS_COLS " FROM keys WHERE hash = ?",
+	[ST_REVOKE] = "UPDATE keys SET revoked_at = ?"
+	    " WHERE id = ? AND revoked_at IS NULL",
+	[ST_IDEXISTS] = "SELECT 1 FROM keys WHERE id = ?",
+	[ST_LIST] = "SELECT " KS_COLS " FROM keys ORDER BY id",
+	[ST_COUNT] = "SELECT count(*) FROM keys WHERE revoked_at IS NULL"
+	    " AND (expires_at IS NULL OR expires_at > ?)",
+	[ST_DATAVERSION] = "PRAGMA data_version",
+	[ST_USE] = "UPDATE keys SET requests = requests + ?1,"
+	    " last_used_at = CASE WHEN ?2 > coalesce(last_used_at, 0)"
+	    " THEN ?2 ELSE last_used_at END WHERE id = ?3",
+};
+
+struct keystore {
+	sqlite3		*db;
+	sqlite3_stmt	*st[ST_MAX];
+	int		 intx;		/* inside keystore_begin */
+	/*
+	 * PRAGMA data_version only moves for other connections' commits,
+	 * so our own commits that changed rows are counted here for
+	 * keystore_changed.
+	 */
+	int		 seen;
+	int64_t		 dataversion;
+	uint64_t	 writes;
+	uint64_t	 writes_seen;
+	int64_t		 changes;	/* total_changes at BEGIN */
+	char		 errmsg[256];
+};
+
+static const char *const ks_origins[] = {
+	[ORIGIN_GENERATE] = "generate",
+	[ORIGIN_KEYCTL] = "keyctl",
+	[ORIGIN_IMPORT] = "import",
+};
+
+static int	ks_file(const char *, int, char *, size_t);
+static int	ks_query(sqlite3 *, const char *, int64_t *, int64_t *);
+static void	ks_openerr(sqlite3 *, int, const char *, char *, size_t);
+static int	ks_migrate(sqlite3 *, const char *, char *, size_t);
+static int	ks_fail(struct keystore *, int);
+static void	ks_reset(sqlite3_stmt *);
+static int	ks_txbegin(struct keystore *, int *);
+static int	ks_txend(struct keystore *, int, int);
+static void	ks_row(sqlite3_stmt *, struct keyinfo *);
+static int	ks_get(struct keystore *, sqlite3_stmt *, struct keyinfo *);
+static int	ks_exists(struct keystore *, sqlite3_stmt *);
+
+/*
+ * Makes sure the file exists (unless the caller forbids creating it)
+ * before SQLite sees it, so that a new database is born 0600 whatever
+ * the umask, and so that errors SQLite would only call "unable to open
+ * database file" get their real cause.
+ */
+static int
+ks_file(const char *path, int flags, char *err, size_t errlen)
+{
+	char		 dir[PATH_MAX], *slash;
+	struct stat	 sb;
+	int		 fd, created = 0, saved;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT && !(flags & KEYSTORE_NOCREATE)) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1 && errno == EEXIST)
+			fd = open(path, O_RDWR | O_CLOEXEC);
+		else if (fd != -1)
+			created = 1;
+	}
+	if (fd == -1) {
+		saved = errno;
+		if (saved == ENOENT && (flags & KEYSTORE_NOCREATE)) {
+			snprintf(err, errlen, "%s: does not exist", path);
+			return -1;
+		}
+		if (saved == ENOENT) {
+			if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+				strlcpy(dir, ".", sizeof(dir));
+			else if ((slash = strrchr(dir, '/')) == NULL)
+				strlcpy(dir, ".", sizeof(dir));
+			else if (slash == dir)
+				dir[1] = '\0';
+			else
+				*slash = '\0';
+			if (stat(dir, &sb) == -1 && errno == ENOENT) {
+				snprintf(err, errlen,
+				    "%s: folder %s does not exist", path, dir);
+				return -1;
+			}
+		}
+		snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (created && fchmod(fd, 0600) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* A one-off query at open time; hot statements are prepared once. */
+static int
+ks_query(sqlite3 *db, const char *sql, int64_t *val, int64_t *val2)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
+		return rc;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*val = sqlite3_column_int64(st, 0);
+		if (val2 != NULL)
+			*val2 = sqlite3_column_int64(st, 1);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE)
+		rc = SQLITE_ERROR;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void
+ks_openerr(sqlite3 *db, int rc, const char *path, char *err, size_t errlen)
+{
+	const char	*msg;
+
+	msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	switch (rc & 0xff) {
+	case SQLITE_NOTADB:
+		snprintf(err, errlen, "%s: not an ollaguard key database (%s)",
+		    path, msg);
+		break;
+	case SQLITE_CORRUPT:
+		snprintf(err, errlen, "%s: damaged database (%s)", path, msg);
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		snprintf(err, errlen, "%s: locked by another process (%s)",
+		    path, msg);
+		break;
+	default:
+		snprintf(err, errlen, "%s: %s", path, msg);
+		break;
+	}
+}
+
+/*
+ * Runs the migrations the file lacks in one write transaction, reading
+ * the version again inside it: several processes may open a new file
+ * at once, and only the first may migrate it.
+ */
+static int
+ks_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	char	 sql[64];
+	int64_t	 ver;
+	size_t	 i;
+	int	 rc;
+
+	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL)) != SQLITE_OK)
+		goto fail;
+	if ((rc = ks_query(db, "PRAGMA user_version", &ver, NULL)) !=
+	    SQLITE_OK)
+		goto fail;
+	if (ver > KEYSTORE_SCHEMA_VERSION) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		snprintf(err, errlen, "%s: database schema version %lld is "
+		    "newer than this program knows (%d)", path,
+		    (long long)ver, KEYSTORE_SCHEMA_VERSION);
+		return -1;
+	}
+	for (i = ver; i < KS_NITEMS(ks_migrations); i++)
+		if ((rc = sqlite3_exec(db, ks_migrations[i], NULL, NULL,
+		    NULL)) != SQLITE_OK)
+			goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    KEYSTORE_SCHEMA_VERSION);
+	if (ver < KEYSTORE_SCHEMA_VERSION &&
+	    (rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	return 0;
+ fail:
+	ks_openerr(db, rc, path, err, errlen);
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+struct keystore *
+keystore_open(const char *path, int flags, char *err, size_t errlen)
+{
+	struct keystore	*ks;
+	sqlite3_stmt	*st;
+	const char	*mode;
+	int64_t		 ver, nobj;
+	int		 rc, i;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (ks_file(path, flags, err, errlen) == -1)
+		return NULL;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &ks->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(ks->db, KS_BUSY_MS);
+	sqlite3_db_config(ks->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+
+	/*
+	 * Read before anything writes: a file that is not a database, or
+	 * is someone else's, must be refused untouched.  One statement
+	 * reads both numbers from one snapshot, since another process may
+	 * be creating the schema at this moment.
+	 */
+	rc = ks_query(ks->db, "SELECT user_version, (SELECT count(*) FROM"
+	    " sqlite_master) FROM pragma_user_version", &ver, &nobj);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if (ver > KEYSTORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: database schema version %lld is "
+		    "newer than this program knows (%d)", path,
+		    (long long)ver, KEYSTORE_SCHEMA_VERSION);
+		goto out;
+	}
+	if (ver == 0 && nobj > 0) {
+		snprintf(err, errlen, "%s: not an ollaguard key database "
+		    "(it holds other tables)", path);
+		goto out;
+	}
+
+	rc = sqlite3_prepare_v2(ks->db, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		mode = (const char *)sqlite3_column_text(st, 0);
+		if (mode == NULL || strcmp(mode, "wal") != 0) {
+			snprintf(err, errlen, "%s: cannot use WAL journal "
+			    "mode (got %s)", path, mode ? mode : "nothing");
+			sqlite3_finalize(st);
+			goto out;
+		}
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_exec(ks->db, (flags & KEYSTORE_DURABLE) ?
+	    "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+	    NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+
+	if (ver < KEYSTORE_SCHEMA_VERSION &&
+	    ks_migrate(ks->db, path, err, errlen) == -1)
+		goto out;
+
+	for (i = 0; i < ST_MAX; i++) {
+		rc = sqlite3_prepare_v3(ks->db, ks_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &ks->st[i], NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
+	return ks;
+ fail:
+	ks_openerr(ks->db, rc, path, err, errlen);
+ out:
+	keystore_close(ks);
+	return NULL;
+}
+
+void
+keystore_close(struct keystore *ks)
+{
+	int	 i;
+
+	if (ks == NULL)
+		return;
+	if (ks->db != NULL && !sqlite3_get_autocommit(ks->db))
+		sqlite3_exec(ks->db, "ROLLBACK", NULL, NULL, NULL);
+	for (i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(ks->st[i]);
+	sqlite3_close_v2(ks->db);
+	free(ks);
+}
+
+const char *
+keystore_errmsg(struct keystore *ks)
+{
+	if (ks->errmsg[0] != '\0')
+		return ks->errmsg;
+	return sqlite3_errmsg(ks->db);
+}
+
+/*
+ * Keeps SQLite's message for keystore_errmsg (a rollback after the
+ * failure would replace it) and maps the code to ours.
+ */
+static int
+ks_fail(struct keystore *ks, int rc)
+{
+	strlcpy(ks->errmsg, sqlite3_errmsg(ks->db), sizeof(ks->errmsg));
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return KEYSTORE_BUSY;
+	default:
+		return -1;
+	}
+}
+
+/* Statements are reset at once so none holds a read snapshot open. */
+static void
+ks_reset(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Starts a write transaction unless the caller's keystore_begin did. */
+static int
+ks_txbegin(struct keystore *ks, int *own)
+{
+	int	 rc, ret = 0;
+
+	*own = 0;
+	if (ks->intx)
+		return 0;
+	if ((rc = sqlite3_step(ks->st[ST_BEGIN])) != SQLITE_DONE)
+		ret = ks_fail(ks, rc);
+	else {
+		*own = 1;
+		ks->changes = sqlite3_total_changes64(ks->db);
+	}
+	sqlite3_reset(ks->st[ST_BEGIN]);
+	return ret;
+}
+
+static int
+ks_txend(struct keystore *ks, int own, int ret)
+{
+	int	 rc;
+
+	if (!own)
+		return ret;
+	if (ret == 0) {
+		rc = sqlite3_step(ks->st[ST_COMMIT]);
+		if (rc != SQLITE_DONE)
+			ret = ks_fail(ks, rc);
+		else if (sqlite3_total_changes64(ks->db) != ks->changes)
+			ks->writes++;
+		sqlite3_reset(ks->st[ST_COMMIT]);
+	}
+	if (ret != 0 && !sqlite3_get_autocommit(ks->db)) {
+		sqlite3_step(ks->st[ST_ROLLBACK]);
+		sqlite3_reset(ks->st[ST_ROLLBACK]);
+	}
+	return ret;
+}
+
+int
+keystore_begin(struct keystore *ks)
+{
+	int	 own, ret;
+
+	if (ks->intx) {
+		strlcpy(ks->errmsg, "a transaction is already open",
+		    sizeof(ks->errmsg));
+		return -1;
+	}
+	if ((ret = ks_txbegin(ks, &own)) == 0)
+		ks->intx = 1;
+	return ret;
+}
+
+int
+keystore_commit(struct keystore *ks)
+{
+	if (!ks->intx) {
+		strlcpy(ks->errmsg, "no transaction is open",
+		    sizeof(ks->errmsg));
+		return -1;
+	}
+	ks->intx = 0;
+	return ks_txend(ks, 1, 0);
+}
+
+void
+keystore_rollback(struct keystore *ks)
+{
+	if (!ks->intx)
+		return;
+	ks->intx = 0;
+	ks_txend(ks, 1, -1);
+}
+
+int
+keystore_add(struct keystore *ks, const struct keyinfo *ki, int64_t *id)
+{
+	sqlite3_stmt	*st = ks->st[ST_INSERT];
+	size_t		 hintlen, namelen;
+	int		 own, rc, ret;
+
+	hintlen = strnlen(ki->hint, sizeof(ki->hint));
+	namelen = strnlen(ki->name, sizeof(ki->name));
+	if (hintlen == sizeof(ki->hint) || namelen == sizeof(ki->name) ||
+	    ki->origin < ORIGIN_GENERATE || ki->origin > ORIGIN_IMPORT) {
+		strlcpy(ks->errmsg, "invalid key information",
+		    sizeof(ks->errmsg));
+		return -1;
+	}
+	if ((ret = ks_txbegin(ks, &own)) != 0)
+		return ret;
+
+	sqlite3_bind_blob(st, 1, ki->hash, KEYGEN_HASHLEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ki->hint, hintlen, SQLITE_STATIC);
+	if (namelen > 0)
+		sqlite3_bind_text(st, 3, ki->name, namelen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, ki->created_at != 0 ? ki->created_at :
+	    (int64_t)time(NULL));
+	if (ki->expires_at != 0)
+		sqlite3_bind_int64(st, 5, ki->expires_at);
+	if (ki->revoked_at != 0)
+		sqlite3_bind_int64(st, 6, ki->revoked_at);
+	sqlite3_bind_text(st, 7, ks_origins[ki->origin], -1, SQLITE_STATIC);
+
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+		if (id != NULL)
+			*id = sqlite3_last_insert_rowid(ks->db);
+	} else if (sqlite3_extended_errcode(ks->db) ==
+	    SQLITE_CONSTRAINT_UNIQUE) {
+		/* Two columns are unique; which one clashed decides. */
+		ks_fail(ks, rc);
+		ks_reset(st);
+		st = ks->st[ST_HASHEXISTS];
+		sqlite3_bind_blob(st, 1, ki->hash, KEYGEN_HASHLEN,
+		    SQLITE_STATIC);
+		ret = ks_exists(ks, st);
+		if (ret == 1)
+			ret = KEYSTORE_EXISTS;
+		else if (ret == 0)
+			ret = KEYSTORE_NAMETAKEN;
+	} else
+		ret = ks_fail(ks, rc);
+	ks_reset(st);
+	return ks_txend(ks, own, ret);
+}
+
+/* Steps an existence query: 1 found, 0 not, or an error; resets st. */
+static int
+ks_exists(struct keystore *ks, sqlite3_stmt *st)
+{
+	int	 rc, ret;
+
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = 1;
+	else if (rc == SQLITE_DONE)
+		ret = 0;
+	else
+		ret = ks_fail(ks, rc);
+	ks_reset(st);
+	return ret;
+}
+
+enum keystate
+keystore_lookup(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
+    int64_t now, int64_t *id)
+{
+	sqlite3_stmt	*st = ks->st[ST_LOOKUP];
+	enum keystate	 state;
+	int64_t		 expires;
+	int		 rc;
+
+	if (id != NULL)
+		*id = 0;
+	sqlite3_bind_blob(st, 1, hash, KEYGEN_HASHLEN, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (id != NULL)
+			*id = sqlite3_column_int64(st, 0);
+		expires = sqlite3_column_int64(st, 1);
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+			state = KEY_REVOKED;
+		else if (expires != 0 && expires <= now)
+			state = KEY_EXPIRED;
+		else
+			state = KEY_ACTIVE;
+	} else if (rc == SQLITE_DONE)
+		state = KEY_UNKNOWN;
+	else {
+		ks_fail(ks, rc);
+		state = KEY_ERROR;
+	}
+	ks_reset(st);
+	return state;
+}
+
+static void
+ks_row(sqlite3_stmt *st, struct keyinfo *ki)
+{
+	const void		*blob;
+	const unsigned char	*s;
+	int			 i;
+
+	memset(ki, 0, sizeof(*ki));
+	ki->id = sqlite3_column_int64(st, 0);
+	blob = sqlite3_column_blob(st, 1);
+	if (blob != NULL && sqlite3_column_bytes(st, 1) == KEYGEN_HASHLEN)
+		memcpy(ki->hash, blob, KEYGEN_HASHLEN);
+	if ((s = sqlite3_column_text(st, 2)) != NULL)
+		strlcpy(ki->hint, (const char *)s, sizeof(ki->hint));
+	if ((s = sqlite3_column_text(st, 3)) != NULL)
+		strlcpy(ki->name, (const char *)s, sizeof(ki->name));
+	ki->created_at = sqlite3_column_int64(st, 4);
+	ki->expires_at = sqlite3_column_int64(st, 5);
+	ki->revoked_at = sqlite3_column_int64(st, 6);
+	ki->last_used_at = sqlite3_column_int64(st, 7);
+	ki->requests = sqlite3_column_int64(st, 8);
+	/* The CHECK constraint keeps origin to the known names. */
+	ki->origin = ORIGIN_KEYCTL;
+	if ((s = sqlite3_column_text(st, 9)) != NULL)
+		for (i = 0; i < (int)KS_NITEMS(ks_origins); i++)
+			if (strcmp((const char *)s, ks_origins[i]) == 0)
+				ki->origin = i;
+}
+
+/* Runs a bound single-row query: 0, KEYSTORE_NOTFOUND or -1. */
+static int
+ks_get(struct keystore *ks, sqlite3_stmt *st, struct keyinfo *ki)
+{
+	int	 rc, ret = 0;
+
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		ks_row(st, ki);
+	else if (rc == SQLITE_DONE)
+		ret = KEYSTORE_NOTFOUND;
+	else
+		ret = ks_fail(ks, rc);
+	ks_reset(st);
+	return ret;
+}
+
+int
+keystore_get_id(struct keystore *ks, int64_t id, struct keyinfo *ki)
+{
+	sqlite3_bind_int64(ks->st[ST_GETID], 1, id);
+	return ks_get(ks, ks->st[ST_GETID], ki);
+}
+
+int
+keystore_get_name(struct keystore *ks, const char *name, struct keyinfo *ki)
+{
+	if (name == NULL || name[0] == '\0')
+		return KEYSTORE_NOTFOUND;
+	sqlite3_bind_text(ks->st[ST_GETNAME], 1, name, -1, SQLITE_STATIC);
+	return ks_get(ks, ks->st[ST_GETNAME], ki);
+}
+
+int
+keystore_get_hash(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
+    struct keyinfo *ki)
+{
+	sqlite3_bind_blob(ks->st[ST_GETHASH], 1, hash, KEYGEN_HASHLEN,
+	    SQLITE_STATIC);
+	return ks_get(ks, ks->st[ST_GETHASH], ki);
+}
+
+int
+keystore_revoke(struct keystore *ks, int64_t id, int64_t now)
+{
+	sqlite3_stmt	*st = ks->st[ST_REVOKE];
+	int		 own, rc, ret;
+
+	if ((ret = ks_txbegin(ks, &own)) != 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, id);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		ret = ks_fail(ks, rc);
+	else if (sqlite3_changes(ks->db) == 0) {
+		/* Already revoked is fine; no such key is not. */
+		sqlite3_bind_int64(ks->st[ST_IDEXISTS], 1, id);
+		ret = ks_exists(ks, ks->st[ST_IDEXISTS]);
+		if (ret == 0)
+			ret = KEYSTORE_NOTFOUND;
+		else if (ret == 1)
+			ret = 0;
+	}
+	ks_reset(st);
+	return ks_txend(ks, own, ret);
+}
+
+int
+keystore_list(struct keystore *ks, int (*cb)(const struct keyinfo *, void *),
+    void *arg)
+{
+	sqlite3_stmt	*st = ks->st[ST_LIST];
+	struct keyinfo	 ki;
+	int		 rc, ret = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ks_row(st, &ki);
+		if (cb(&ki, arg) == -1)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = ks_fail(ks, rc);
+	ks_reset(st);
+	return ret;
+}
+
+int64_t
+keystore_count_active(struct keystore *ks, int64_t now)
+{
+	sqlite3_stmt	*st = ks->st[ST_COUNT];
+	int64_t		 n = -1;
+	int		 rc;
+
+	sqlite3_bind_int64(st, 1, now);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else
+		ks_fail(ks, rc);
+	ks_reset(st);
+	return n;
+}
+
+int
+keystore_changed(struct keystore *ks)
+{
+	sqlite3_stmt	*st = ks->st[ST_DATAVERSION];
+	int64_t		 v;
+	int		 rc, changed;
+
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		ks_fail(ks, rc);
+		ks_reset(st);
+		return -1;
+	}
+	v = sqlite3_column_int64(st, 0);
+	ks_reset(st);
+	changed = !ks->seen || v != ks->dataversion ||
+	    ks->writes != ks->writes_seen;
+	ks->seen = 1;
+	ks->dataversion = v;
+	ks->writes_seen = ks->writes;
+	return changed;
+}
+
+int
+keystore_record_use(struct keystore *ks, const struct keyuse *use, size_t n)
+{
+	sqlite3_stmt	*st = ks->st[ST_USE];
+	size_t		 i;
+	int		 own, rc, ret;
+
+	if (n == 0)
+		return 0;
+	if ((ret = ks_txbegin(ks, &own)) != 0)
+		return ret;
+	for (i = 0; i < n && ret == 0; i++) {
+		sqlite3_bind_int64(st, 1, use[i].requests);
+		sqlite3_bind_int64(st, 2, use[i].last_used_at);
+		sqlite3_bind_int64(st, 3, use[i].id);
+		if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+			ret = ks_fail(ks, rc);
+		ks_reset(st);
+	}
+	return ks_txend(ks, own, ret);
+}
+
+const char *
+keystore_state_name(enum keystate state)
+{
+	switch (state) {
+	case KEY_UNKNOWN:
+		return "unknown";
+	case KEY_ACTIVE:
+		return "active";
+	case KEY_REVOKED:
+		return "revoked";
+	case KEY_EXPIRED:
+		return "expired";
+	case KEY_ERROR:
+		break;
+	}
+	return "error";
+}
+
+const char *
+keystore_origin_name(enum keyorigin origin)
+{
+	if (origin < ORIGIN_GENERATE || origin > ORIGIN_IMPORT)
+		return "unknown";
+	return ks_origins[origin];
+}
+
+int
+keystore_origin_parse(const char *name, enum keyorigin *origin)
+{
+	int	 i;
+
+	for (i = 0; i < (int)KS_NITEMS(ks_origins); i++)
+		if (strcmp(name, ks_origins[i]) == 0) {
+			*origin = i;
+			return 0;
+		}
+	return -1;
+}

@@ -1,0 +1,30 @@
+/*
+ * log: the one way both programs report.  Foreground processes write to
+ * stderr, daemons to syslog.  No key and no key hash is ever passed here.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdarg.h>
+
+#define LOG_LEVEL_ERROR	0
+#define LOG_LEVEL_WARN	1
+#define LOG_LEVEL_INFO	2
+#define LOG_LEVEL_DEBUG	3
+
+void	log_init(const char *ident, int to_stderr, int level);
+void	log_setlevel(int level);
+int	log_level_parse(const char *name);
+void	log_setprefix(const char *prefix);
+
+/* log_warn appends strerror(errno); the x variants do not. */
+void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

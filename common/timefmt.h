@@ -1,0 +1,20 @@
+/*
+ * timefmt: the time formats users type and read: durations ("30d",
+ * "12h", "90m", "45s") and ISO 8601 UTC timestamps.
+ */
+#ifndef TIMEFMT_H
+#define TIMEFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIMEFMT_ISO_LEN	sizeof("1970-01-01T00:00:00Z")
+
+/* Parses a duration into seconds; -1 with *errstr set on bad input. */
+int	timefmt_duration(const char *s, int64_t *secs, const char **errstr);
+/* Formats t (Unix seconds, UTC) as 2026-11-26T14:05:00Z. */
+void	timefmt_iso(int64_t t, char *buf, size_t len);
+/* Parses what timefmt_iso writes; -1 if s is not in that form. */
+int	timefmt_parse_iso(const char *s, int64_t *t);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * ollaguard-keyctl add and revoke: the commands that make and end keys.
+ * A key exists in this process only between keygen_new and the moment
+ * it reaches standard output; messages name keys by id and hint, never
+ * by the key, even when the user typed the key.
+ */
+#include <err.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keygen.h"
+#include "keyjson.h"
+#include "keystore.h"
+#include "timefmt.h"
+#include "keyctl.h"
+
+static int	revoke_find(struct keystore *, const char *, int,
+		    struct keyinfo *);
+static int	revoke_one(struct keystore *, const char *, int, int64_t);
+
+int
+do_add(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct keyinfo			 ki;
+	struct keystore			*ks;
+	char				 key[KEYGEN_KEY_MAX];
+	char				 when[TIMEFMT_ISO_LEN];
+	const char			*name = NULL, *prefix, *errstr;
+	int64_t				 secs = 0, now, id;
+	int				 ch, rc, saved;
+
+	if ((prefix = getenv("OLLAGUARD_PREFIX")) == NULL)
+		prefix = "";
+	while ((ch = keyctl_getopt(argc, argv, ":h", opts)) != -1) {
+		switch (ch) {
+		case 'n':
+			name = optarg;
+			break;
+		case 'p':
+			prefix = optarg;
+			break;
+		case 'e':
+			if (timefmt_duration(optarg, &secs, &errstr) == -1)
+				keyctl_usage_error("--expires %s: %s", optarg,
+				    errstr);
+			break;
+		}
+	}
+	if (optind != argc)
+		keyctl_usage_error("%s: unexpected argument", argv[optind]);
+	if (name != NULL && !keyjson_name_valid(name))
+		keyctl_usage_error("--name: a name is 1 to %d bytes of text "
+		    "without control characters, and not all digits",
+		    KEYSTORE_NAME_MAX - 1);
+	if (!keygen_prefix_valid(prefix))
+		keyctl_usage_error("prefix \"%s\": at most %d printable "
+		    "characters, no spaces or quotes", prefix,
+		    KEYGEN_PREFIX_MAX);
+
+	memset(&ki, 0, sizeof(ki));
+	now = time(NULL);
+	if (secs > INT64_MAX - now)
+		keyctl_usage_error("--expires: too far in the future");
+	if (keygen_new(prefix, key, sizeof(key)) == -1)
+		errx(KEYCTL_FAIL, "add: cannot make a key");
+	keygen_hash(key, strlen(key), ki.hash);
+	keygen_hint(key, strlen(prefix), ki.hint, sizeof(ki.hint));
+	if (name != NULL)
+		strlcpy(ki.name, name, sizeof(ki.name));
+	ki.created_at = now;
+	ki.expires_at = secs != 0 ? now + secs : 0;
+	ki.origin = ORIGIN_KEYCTL;
+
+	ks = keyctl_open(KEYSTORE_DURABLE);
+	if ((rc = keystore_add(ks, &ki, &id)) != 0) {
+		explicit_bzero(key, sizeof(key));
+		if (rc == KEYSTORE_NAMETAKEN)
+			errx(KEYCTL_FAIL, "add: name %s: an active key already "
+			    "has it", name);
+		if (rc == KEYSTORE_BUSY)
+			errx(KEYCTL_FAIL, "add: %s: stayed locked by another "
+			    "writer; try again", keyctl_dbname());
+		errx(KEYCTL_FAIL, "add: %s: %s", keyctl_dbname(),
+		    rc == KEYSTORE_EXISTS ? "the new key collided with a "
+		    "stored one" : keystore_errmsg(ks));
+	}
+
+	/*
+	 * A key nobody received must not stay valid: if standard output
+	 * fails (a closed pipe, a full disk), revoke it again.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	if (printf("%s\n", key) < 0 || fflush(stdout) == EOF) {
+		saved = errno;
+		explicit_bzero(key, sizeof(key));
+		rc = keystore_revoke(ks, id, time(NULL));
+		errno = saved;
+		err(KEYCTL_FAIL, "add: writing the key failed, key %" PRId64
+		    " (%s) %s", id, ki.hint, rc == 0 ? "revoked" :
+		    "COULD NOT BE REVOKED");
+	}
+	explicit_bzero(key, sizeof(key));
+
+	if (ki.expires_at != 0) {
+		timefmt_iso(ki.expires_at, when, sizeof(when));
+		warnx("key %" PRId64 " (%s) stored in %s, expires %s", id,
+		    ki.hint, keyctl_dbname(), when);
+	} else
+		warnx("key %" PRId64 " (%s) stored in %s", id, ki.hint,
+		    keyctl_dbname());
+	keystore_close(ks);
+	return KEYCTL_OK;
+}
+
+/* 0 and ki filled, -1 after a message.  pos numbers the argument. */
+static int
+revoke_find(struct keystore *ks, const char *arg, int pos,
+    struct keyinfo *ki)
+{
+	uint8_t		 hash[KEYGEN_HASHLEN];
+	char		 hint[KEYGEN_HINT_MAX];
+	const char	*errstr;
+	long long	 id;
+	int		 rc;
+
+	if (*arg == '\0') {
+		warnx("revoke: argument %d is empty", pos);
+		return -1;
+	}
+	if (strspn(arg, "0123456789") == strlen(arg)) {
+		id = strtonum(arg, 1, LLONG_MAX, &errstr);
+		if (errstr != NULL) {
+			warnx("revoke: id %s: %s", arg, errstr);
+			return -1;
+		}
+		if ((rc = keystore_get_id(ks, id, ki)) == KEYSTORE_NOTFOUND) {
+			warnx("revoke: id %lld: no such key", id);
+			return -1;
+		}
+	} else {
+		rc = keystore_get_name(ks, arg, ki);
+		if (rc == KEYSTORE_NOTFOUND) {
+			keygen_hash(arg, strlen(arg), hash);
+			rc = keystore_get_hash(ks, hash, ki);
+			explicit_bzero(hash, sizeof(hash));
+		}
+		if (rc == KEYSTORE_NOTFOUND) {
+			/* It may be a key: show only its hint. */
+			keygen_hint(arg, 0, hint, sizeof(hint));
+			warnx("revoke: argument %d (%s): no key has that name "
+			    "or is that key", pos, hint);
+			return -1;
+		}
+	}
+	if (rc != 0) {
+		warnx("revoke: %s: %s", keyctl_dbname(), rc == KEYSTORE_BUSY ?
+		    "stayed locked by another writer" : keystore_errmsg(ks));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+revoke_one(struct keystore *ks, const char *arg, int pos, int64_t now)
+{
+	struct keyinfo	ki;
+	int		rc;
+
+	if (revoke_find(ks, arg, pos, &ki) == -1)
+		return -1;
+	if (ki.revoked_at != 0) {
+		printf("key %" PRId64 " (%s) was already revoked\n", ki.id,
+		    ki.hint);
+		return 0;
+	}
+	if ((rc = keystore_revoke(ks, ki.id, now)) != 0) {
+		warnx("revoke: key %" PRId64 " (%s): %s", ki.id, ki.hint,
+		    rc == KEYSTORE_NOTFOUND ? "gone" : rc == KEYSTORE_BUSY ?
+		    "the database stayed locked" : keystore_errmsg(ks));
+		return -1;
+	}
+	printf("key %" PRId64 " (%s) revoked\n", ki.id, ki.hint);
+	return 0;
+}
+
+int
+do_revoke(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct keystore			*ks;
+	int64_t				 now;
+	int				 i, status = KEYCTL_OK;
+
+	while (keyctl_getopt(argc, argv, ":h", opts) != -1)
+		;
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		keyctl_usage_error("no key given");
+
+	ks = keyctl_open(KEYSTORE_DURABLE | KEYSTORE_NOCREATE);
+	now = time(NULL);
+	/* Each in its own transaction: one unknown key stops no other. */
+	for (i = 0; i < argc; i++)
+		if (revoke_one(ks, argv[i], i + 1, now) == -1)
+			status = KEYCTL_FAIL;
+	keystore_close(ks);
+	if (fflush(stdout) == EOF)
+		err(KEYCTL_FAIL, "revoke: standard output");
+	return status;
+}

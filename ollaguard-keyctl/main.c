@@ -1,0 +1,251 @@
+/*
+ * ollaguard-keyctl: manage the keys ollaguardd accepts.  main() reads the
+ * global flags, finds the command in the table and hands it the rest of
+ * argv, as smtpctl does.  Each command parses its own flags through
+ * keyctl_getopt, so --help and usage errors behave alike everywhere:
+ * exit 0 when all went well, 1 when something failed, 2 on a usage error.
+ */
+#include <err.h>
+#include <getopt.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "keystore.h"
+#include "log.h"
+#include "keyctl.h"
+
+#define KEYCTL_DEFAULT_DB	"./ollaguard.db"
+
+struct keyctl_cmd {
+	const char	*name;
+	int		(*run)(int, char **);
+	const char	*args;
+	const char	*help;
+};
+
+static int	do_help(int, char **);
+static void	usage(FILE *, int) __attribute__((noreturn));
+static void	cmd_usage(FILE *, const struct keyctl_cmd *, int);
+static const struct keyctl_cmd *cmd_find(const char *);
+static void	zfree(void *);
+
+static const struct keyctl_cmd cmds[] = {
+	{ "add", do_add,
+	  "[--name name] [--prefix prefix] [--expires duration]",
+	  "Creates a key and prints it alone on standard output; where it was\n"
+	  "stored goes to standard error.  Only its hash is kept: the key\n"
+	  "cannot be shown again.\n"
+	  "  --name name          a label, unique among active keys, not all\n"
+	  "                       digits\n"
+	  "  --prefix prefix      text before the random part (default:\n"
+	  "                       $OLLAGUARD_PREFIX, else none)\n"
+	  "  --expires duration   lifetime such as 30d, 12h, 90m or 45s\n"
+	  "                       (default: never)\n" },
+	{ "list", do_list, "[--json]",
+	  "Shows every key: id, name, hint, created, expires, last used,\n"
+	  "requests and state (active, revoked or expired).  Never the key.\n"
+	  "  --json   a JSON array, times in ISO 8601 UTC or null\n" },
+	{ "revoke", do_revoke, "id|name|key ...",
+	  "Revokes each key given by its id (an all-digit argument), its name\n"
+	  "or the key itself.  An unknown one is reported and makes the exit\n"
+	  "status 1; the others are still revoked.\n" },
+	{ "import", do_import, "file|-",
+	  "Adds the keys of a JSON file (- reads standard input): the\n"
+	  "original tool's storage.json or an export.  A bad file imports\n"
+	  "nothing.  Keys already present are skipped; a key whose name an\n"
+	  "active key holds is imported without the name.\n" },
+	{ "export", do_export, "[file|-]",
+	  "Writes every key's hash and metadata as JSON, never a key, to\n"
+	  "standard output or atomically to a file made with mode 0600.\n" },
+	{ "help", do_help, "[command]",
+	  "Shows the usage of the tool or of one command.\n" },
+};
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+static const char		*dbpath;
+static char			 dbreal[PATH_MAX];
+static const struct keyctl_cmd	*curcmd;
+
+static void
+usage(FILE *out, int status)
+{
+	size_t	i;
+
+	fprintf(out, "usage: %s [--db path] command [argument ...]\n",
+	    getprogname());
+	if (status == KEYCTL_OK) {
+		fprintf(out, "\ncommands:\n");
+		for (i = 0; i < NCMDS; i++)
+			fprintf(out, "  %s %s\n", cmds[i].name, cmds[i].args);
+		fprintf(out, "\nThe database is --db, else $OLLAGUARD_DB, else "
+		    "%s.\nRun \"%s command --help\" for a command's help.\n",
+		    KEYCTL_DEFAULT_DB, getprogname());
+	} else
+		fprintf(out, "run \"%s --help\" for the commands\n",
+		    getprogname());
+	exit(status);
+}
+
+static void
+cmd_usage(FILE *out, const struct keyctl_cmd *cmd, int full)
+{
+	fprintf(out, "usage: %s [--db path] %s %s\n", getprogname(),
+	    cmd->name, cmd->args);
+	if (full)
+		fprintf(out, "\n%s", cmd->help);
+}
+
+static const struct keyctl_cmd *
+cmd_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+void
+keyctl_usage_error(const char *fmt, ...)
+{
+	va_list	ap;
+	char	msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (curcmd == NULL) {
+		warnx("%s", msg);
+		usage(stderr, KEYCTL_USAGE);
+	}
+	warnx("%s: %s", curcmd->name, msg);
+	cmd_usage(stderr, curcmd, 0);
+	exit(KEYCTL_USAGE);
+}
+
+int
+keyctl_getopt(int argc, char **argv, const char *optstring,
+    const struct option *longopts)
+{
+	int	ch;
+
+	ch = getopt_long(argc, argv, optstring, longopts, NULL);
+	switch (ch) {
+	case 'h':
+		if (curcmd == NULL)
+			usage(stdout, KEYCTL_OK);
+		cmd_usage(stdout, curcmd, 1);
+		exit(KEYCTL_OK);
+	case ':':
+		keyctl_usage_error("%s: missing argument", argv[optind - 1]);
+	case '?':
+		/* optopt names a bad short option; a bad long one is only
+		 * known by the argument getopt stopped at. */
+		if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) != 0)
+			keyctl_usage_error("-%c: unknown option", optopt);
+		keyctl_usage_error("%s: unknown option", argv[optind - 1]);
+	}
+	return ch;
+}
+
+struct keystore *
+keyctl_open(int flags)
+{
+	struct keystore	*ks;
+	char		 err[512];
+
+	if ((ks = keystore_open(dbpath, flags, err, sizeof(err))) == NULL)
+		errx(KEYCTL_FAIL, "%s: %s", curcmd->name, err);
+	if (realpath(dbpath, dbreal) == NULL)
+		strlcpy(dbreal, dbpath, sizeof(dbreal));
+	return ks;
+}
+
+const char *
+keyctl_dbname(void)
+{
+	return dbreal[0] != '\0' ? dbreal : dbpath;
+}
+
+static int
+do_help(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct keyctl_cmd		*cmd;
+
+	while (keyctl_getopt(argc, argv, ":h", opts) != -1)
+		;
+	if (argc - optind > 1)
+		keyctl_usage_error("too many arguments");
+	if (argc == optind)
+		usage(stdout, KEYCTL_OK);
+	if ((cmd = cmd_find(argv[optind])) == NULL)
+		keyctl_usage_error("%s: unknown command", argv[optind]);
+	cmd_usage(stdout, cmd, 1);
+	return KEYCTL_OK;
+}
+
+/*
+ * Import parses files full of plaintext keys with jansson; wiping what
+ * it frees keeps those keys from lingering in the heap.
+ */
+static void
+zfree(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option	 opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char			*env;
+	int				 ch;
+
+	/* Only errors: the messages that matter are the tool's own. */
+	log_init(getprogname(), 1, LOG_LEVEL_ERROR);
+	json_set_alloc_funcs(malloc, zfree);
+
+	dbpath = KEYCTL_DEFAULT_DB;
+	if ((env = getenv("OLLAGUARD_DB")) != NULL && *env != '\0')
+		dbpath = env;
+
+	/* "+": stop at the command, whose flags are its own. */
+	opterr = 0;
+	while ((ch = keyctl_getopt(argc, argv, "+:h", opts)) != -1) {
+		switch (ch) {
+		case 'd':
+			if (*optarg == '\0')
+				keyctl_usage_error("--db: empty path");
+			dbpath = optarg;
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		keyctl_usage_error("no command given");
+	if ((curcmd = cmd_find(argv[0])) == NULL)
+		keyctl_usage_error("%s: unknown command", argv[0]);
+
+	/* 0 makes GNU getopt start over on the command's argv. */
+	optind = 0;
+	return curcmd->run(argc, argv);
+}

@@ -1,0 +1,260 @@
+/*
+ * admin: POST /key/generate, the original tool's way to hand out keys.
+ *
+ * Only the master key may call it.  The new key is committed with
+ * synchronous=FULL before the reply leaves, so a key a user was given
+ * survives a crash, and it works at once in every worker since they all
+ * read the same database.
+ */
+#include <jansson.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin.h"
+#include "auth.h"
+#include "client.h"
+#include "config.h"
+#include "keygen.h"
+#include "keyjson.h"
+#include "keystore.h"
+#include "log.h"
+#include "reply.h"
+#include "timefmt.h"
+
+#define ADMIN_BODY_MAX	(16 * 1024)
+
+static struct keystore	*ks;
+static char		 prefix[CONFIG_PREFIX_MAX];
+static int		 have_master;
+
+void
+admin_init(const struct config *cfg, struct keystore *store)
+{
+	ks = store;
+	strlcpy(prefix, cfg->prefix, sizeof(prefix));
+	have_master = cfg->master_key[0] != '\0';
+}
+
+int
+admin_match(const struct client *c)
+{
+	const struct request *r = &c->req;
+	static const char path[] = "/key/generate";
+	size_t n = sizeof(path) - 1;
+
+	return r->target_len >= n && memcmp(r->target, path, n) == 0 &&
+	    (r->target_len == n || r->target[n] == '?');
+}
+
+/* Reads the whole (small) body; -1 after replying. */
+static ssize_t
+read_body(struct client *c, char *buf, size_t size, int *close)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	if (c->req.content_length > size - 1) {
+		*close = 1;
+		reply_error(c, 413, "the request body is larger than 16 KiB",
+		    1);
+		return -1;
+	}
+	for (;;) {
+		if (len == size - 1) {
+			*close = 1;
+			reply_error(c, 413, "the request body is larger than "
+			    "16 KiB", 1);
+			return -1;
+		}
+		n = client_read_body(c, buf + len, size - 1 - len);
+		if (n == 0)
+			break;
+		if (n == -1) {
+			*close = 1;
+			if (c->req.status == 400)
+				reply_error(c, 400, c->req.error, 1);
+			return -1;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* Parses {"name": ..., "expires_in": ...}; NULL or a reason. */
+static const char *
+parse_options(const char *body, size_t len, char *name, size_t namesize,
+    int64_t *expires_in)
+{
+	static char why[256];
+	json_error_t jerr;
+	json_t *root, *v;
+	const char *key, *errstr;
+	size_t i;
+
+	for (i = 0; i < len && strchr(" \t\r\n", body[i]) != NULL; i++)
+		;
+	if (i == len)
+		return NULL;
+	if ((root = json_loadb(body, len, 0, &jerr)) == NULL) {
+		snprintf(why, sizeof(why), "the body is not JSON: %s "
+		    "(line %d, column %d)", jerr.text, jerr.line, jerr.column);
+		return why;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return "the body must be a JSON object";
+	}
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "name") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!json_is_string(v) ||
+			    json_string_length(v) >= namesize ||
+			    strlen(json_string_value(v)) !=
+			    json_string_length(v) ||
+			    !keyjson_name_valid(json_string_value(v))) {
+				json_decref(root);
+				return "\"name\" must be a string of 1 to 127 "
+				    "bytes, no control characters, not all "
+				    "digits";
+			}
+			strlcpy(name, json_string_value(v), namesize);
+		} else if (strcmp(key, "expires_in") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!json_is_string(v) || timefmt_duration(
+			    json_string_value(v), expires_in, &errstr) == -1) {
+				json_decref(root);
+				return "\"expires_in\" must be a duration such "
+				    "as \"30d\", \"12h\" or \"90m\"";
+			}
+		} else {
+			snprintf(why, sizeof(why), "unknown field \"%.64s\" "
+			    "(expected \"name\" and \"expires_in\")", key);
+			json_decref(root);
+			return why;
+		}
+	}
+	json_decref(root);
+	return NULL;
+}
+
+static int
+reply_key(struct client *c, const char *key, int64_t id, const char *name,
+    int64_t expires_at, int *close)
+{
+	char iso[TIMEFMT_ISO_LEN];
+	json_t *o;
+	char *s;
+	int rc;
+
+	o = json_object();
+	json_object_set_new(o, "key", json_string(key));
+	json_object_set_new(o, "id", json_integer(id));
+	json_object_set_new(o, "name", *name != '\0' ? json_string(name) :
+	    json_null());
+	if (expires_at != 0) {
+		timefmt_iso(expires_at, iso, sizeof(iso));
+		json_object_set_new(o, "expires_at", json_string(iso));
+	} else
+		json_object_set_new(o, "expires_at", json_null());
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL) {
+		*close = 1;
+		reply_error(c, 500, "out of memory", 1);
+		return 500;
+	}
+	rc = reply_json(c, 200, s, strlen(s), *close);
+	explicit_bzero(s, strlen(s));
+	free(s);
+	return rc == -1 ? 0 : 200;
+}
+
+int
+admin_generate(struct client *c, int auth, const struct auth_who *who,
+    int *close)
+{
+	struct keyinfo ki;
+	char body[ADMIN_BODY_MAX], key[KEYGEN_KEY_MAX];
+	const char *why;
+	int64_t expires_in = 0, id;
+	ssize_t len;
+	int rc, status;
+
+	if (c->req.method_id != HTTP_POST) {
+		reply_error_hdrs(c, 405, "use POST for /key/generate",
+		    "Allow: POST\r\n", *close);
+		return 405;
+	}
+	if (!have_master) {
+		reply_error(c, 403, "key generation is disabled: no master key "
+		    "is configured", *close);
+		return 403;
+	}
+	if (auth == AUTH_UNAVAILABLE) {
+		reply_error(c, 503, "the key database is unavailable", *close);
+		return 503;
+	}
+	if (auth != AUTH_PASS) {
+		reply_error_hdrs(c, 401, "the master key is required",
+		    "WWW-Authenticate: Bearer\r\n", *close);
+		return 401;
+	}
+	if (!who->master) {
+		reply_error(c, 403, "only the master key may generate keys",
+		    *close);
+		return 403;
+	}
+	if (c->req.expect_continue && c->req.has_body &&
+	    client_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1) {
+		*close = 1;
+		return 0;
+	}
+	if ((len = read_body(c, body, sizeof(body), close)) == -1)
+		return 400;
+
+	memset(&ki, 0, sizeof(ki));
+	if ((why = parse_options(body, (size_t)len, ki.name, sizeof(ki.name),
+	    &expires_in)) != NULL) {
+		reply_error(c, 400, why, *close);
+		return 400;
+	}
+	/* The prefix was checked when the settings were read. */
+	keygen_new(prefix, key, sizeof(key));
+	keygen_hash(key, strlen(key), ki.hash);
+	keygen_hint(key, strlen(prefix), ki.hint, sizeof(ki.hint));
+	ki.created_at = time(NULL);
+	ki.expires_at = expires_in != 0 ? ki.created_at + expires_in : 0;
+	ki.origin = ORIGIN_GENERATE;
+	rc = keystore_add(ks, &ki, &id);
+	if (rc != 0) {
+		explicit_bzero(key, sizeof(key));
+		switch (rc) {
+		case KEYSTORE_NAMETAKEN:
+			status = 409;
+			reply_error(c, 409, "an active key already has that "
+			    "name", *close);
+			break;
+		case KEYSTORE_BUSY:
+			status = 503;
+			reply_error(c, 503, "the key database is busy; try "
+			    "again", *close);
+			log_warnx("/key/generate: key database busy");
+			break;
+		default:
+			status = 503;
+			reply_error(c, 503, "the key database could not store "
+			    "the key", *close);
+			log_warnx("/key/generate: %s", keystore_errmsg(ks));
+			break;
+		}
+		return status;
+	}
+	log_info("/key/generate: new key %lld%s%s", (long long)id,
+	    ki.name[0] != '\0' ? " named " : "", ki.name);
+	status = reply_key(c, key, id, ki.name, ki.expires_at, close);
+	explicit_bzero(key, sizeof(key));
+	return status;
+}

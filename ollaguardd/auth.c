@@ -1,0 +1,193 @@
+/*
+ * auth: Bearer keys against the master key and the key database.
+ *
+ * A key is hashed once; the digest is compared in constant time with
+ * the master key's (bare and with the prefix) and looked up in the
+ * database.  Whether authentication is on at all (a master key, or an
+ * active key) is recomputed only when the database changed, which
+ * PRAGMA data_version tells in one cheap step, so a key added or revoked
+ * anywhere takes effect on the very next request.  Use counters are
+ * kept here and written every few seconds in one transaction.
+ */
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "config.h"
+#include "keygen.h"
+#include "keystore.h"
+#include "log.h"
+
+#define AUTH_KEY_MAX	1024
+#define AUTH_USES	64
+#define AUTH_FLUSH_SECS	5
+
+static struct keystore	*ks;
+static uint8_t		 master_hash[KEYGEN_HASHLEN];
+static uint8_t		 prefixed_hash[KEYGEN_HASHLEN];
+static int		 have_master;
+static int		 open_mode;
+static struct keyuse	 uses[AUTH_USES];
+static size_t		 nuses;
+static time_t		 flush_at;
+
+void
+auth_init(const struct config *cfg, struct keystore *store)
+{
+	char buf[CONFIG_PREFIX_MAX + CONFIG_SECRET_MAX];
+
+	ks = store;
+	have_master = cfg->master_key[0] != '\0';
+	if (have_master) {
+		keygen_hash(cfg->master_key, strlen(cfg->master_key),
+		    master_hash);
+		strlcpy(buf, cfg->prefix, sizeof(buf));
+		strlcat(buf, cfg->master_key, sizeof(buf));
+		keygen_hash(buf, strlen(buf), prefixed_hash);
+		explicit_bzero(buf, sizeof(buf));
+	}
+	open_mode = 0;
+	nuses = 0;
+	flush_at = time(NULL) + AUTH_FLUSH_SECS;
+}
+
+/* Refreshes open_mode when the database changed; -1 if it failed. */
+static int
+auth_refresh(void)
+{
+	int64_t n;
+	int changed;
+
+	if (have_master)
+		return 0;
+	if ((changed = keystore_changed(ks)) == -1) {
+		log_warnx("key database: %s", keystore_errmsg(ks));
+		return -1;
+	}
+	if (changed) {
+		if ((n = keystore_count_active(ks, time(NULL))) == -1) {
+			log_warnx("key database: %s", keystore_errmsg(ks));
+			return -1;
+		}
+		if (open_mode != (n == 0))
+			log_info("authentication is %s",
+			    n == 0 ? "OFF: no master key and no active key"
+			    : "on");
+		open_mode = n == 0;
+	}
+	return 0;
+}
+
+int
+auth_open_mode(void)
+{
+	if (auth_refresh() == -1)
+		return 0;
+	return open_mode;
+}
+
+static void
+auth_record(int64_t id, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < nuses; i++)
+		if (uses[i].id == id)
+			break;
+	if (i == nuses) {
+		if (nuses == AUTH_USES)
+			auth_flush(1);
+		i = nuses++;
+		uses[i].id = id;
+		uses[i].requests = 0;
+	}
+	uses[i].requests++;
+	uses[i].last_used_at = now;
+}
+
+/* Splits "Bearer <key>"; the scheme is case-insensitive. */
+static const char *
+bearer_key(const char *v, size_t len, size_t *keylen)
+{
+	size_t i;
+
+	if (v == NULL || len < 7 || strncasecmp(v, "bearer", 6) != 0 ||
+	    (v[6] != ' ' && v[6] != '\t'))
+		return NULL;
+	for (i = 7; i < len && (v[i] == ' ' || v[i] == '\t'); i++)
+		;
+	*keylen = len - i;
+	if (*keylen == 0 || *keylen > AUTH_KEY_MAX)
+		return NULL;
+	return v + i;
+}
+
+enum auth_result
+auth_check(const char *hdr, size_t len, struct auth_who *who)
+{
+	uint8_t hash[KEYGEN_HASHLEN];
+	const char *key;
+	size_t keylen;
+	time_t now;
+	int is_master;
+
+	memset(who, 0, sizeof(*who));
+	if (auth_refresh() == -1)
+		return AUTH_UNAVAILABLE;
+	/* With no key configured anywhere, any key (or none) passes: the
+	 * clients of an open proxy may well send one. */
+	if (open_mode) {
+		who->open = 1;
+		return AUTH_PASS;
+	}
+	if ((key = bearer_key(hdr, len, &keylen)) == NULL)
+		return AUTH_MISSING;
+	keygen_hash(key, keylen, hash);
+	if (have_master) {
+		/* Both compared, always, so timing says nothing. */
+		is_master = keygen_hash_equal(hash, master_hash);
+		is_master |= keygen_hash_equal(hash, prefixed_hash);
+		if (is_master) {
+			who->master = 1;
+			return AUTH_PASS;
+		}
+	}
+	now = time(NULL);
+	switch (keystore_lookup(ks, hash, now, &who->key_id)) {
+	case KEY_ACTIVE:
+		auth_record(who->key_id, now);
+		return AUTH_PASS;
+	case KEY_ERROR:
+		log_warnx("key database: lookup failed: %s",
+		    keystore_errmsg(ks));
+		return AUTH_UNAVAILABLE;
+	default:
+		return AUTH_INVALID;
+	}
+}
+
+void
+auth_flush(int force)
+{
+	time_t now;
+
+	if (nuses == 0)
+		return;
+	now = time(NULL);
+	if (!force && now < flush_at)
+		return;
+	if (keystore_record_use(ks, uses, nuses) == -1)
+		log_warnx("key database: recording key use: %s",
+		    keystore_errmsg(ks));
+	nuses = 0;
+	flush_at = now + AUTH_FLUSH_SECS;
+}
+
+void
+auth_cleanup(void)
+{
+	auth_flush(1);
+	explicit_bzero(master_hash, sizeof(master_hash));
+	explicit_bzero(prefixed_hash, sizeof(prefixed_hash));
+}

@@ -1,0 +1,62 @@
+/*
+ * client: one client connection: its socket, the buffer its bytes are
+ * read into, and the request parser that reads them.  A worker owns one
+ * struct client for its whole life and reuses it for every connection.
+ */
+#ifndef CLIENT_H
+#define CLIENT_H
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "request.h"
+
+#define CLIENT_BUFSIZE	(64 * 1024)
+
+struct client {
+	int			 fd;
+	char			 addr[INET6_ADDRSTRLEN];
+	/*
+	 * buf[0, head_len) holds the current request head, which the
+	 * request's pointers refer to; body bytes and pipelined requests
+	 * follow.  [pos, end) is read but not yet parsed.
+	 */
+	char			 buf[CLIENT_BUFSIZE];
+	size_t			 head_len;
+	size_t			 pos;
+	size_t			 end;
+	struct request		 req;
+	int			 keepalive_timeout;
+};
+
+/* Prepares c for a new accepted connection. */
+void	client_start(struct client *c, int fd, const struct sockaddr *sa);
+/* Closes the connection; leftover bytes are dropped. */
+void	client_close(struct client *c);
+
+/*
+ * Reads and parses the next request head.  Returns 1 with c->req
+ * filled, 0 if the client closed or idled out between requests, or -1
+ * after answering a malformed request with its 4xx (the caller closes).
+ */
+int	client_read_head(struct client *c);
+/*
+ * Decodes up to len bytes of the request body into dst, reading the
+ * socket as needed.  Returns the byte count, 0 at the end of the body,
+ * or -1 if the client went away or sent bad framing (c->req.error).
+ */
+ssize_t	client_read_body(struct client *c, char *dst, size_t len);
+/* Moves pipelined bytes behind the current request to the front. */
+void	client_next(struct client *c);
+
+/* Sends everything or fails (-1); never raises SIGPIPE. */
+int	client_send(struct client *c, const void *buf, size_t len);
+int	client_sendv(struct client *c, struct iovec *iov, int iovcnt);
+/* 1 if the peer has closed or reset the connection. */
+int	client_gone(struct client *c);
+
+#endif

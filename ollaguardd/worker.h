@@ -1,0 +1,26 @@
+/*
+ * worker: one prefork worker process.  It blocks in accept() on the
+ * shared listen socket, serves the connection (keep-alive, many
+ * requests), closes it, and goes back to accept().
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <sys/types.h>
+
+#include <signal.h>
+
+struct config;
+
+/* Starts with every signal blocked; mask is what to unblock to. */
+void	worker_main(int listen_fd, const struct config *, pid_t master,
+	    const sigset_t *mask) __attribute__((noreturn));
+/* 1 once the worker has been told to stop. */
+int	worker_stopping(void);
+/*
+ * Marks fd as an idle connection (waiting for a request) that a stop may
+ * close, or with -1 that the wait is over.  -1 if already stopping.
+ */
+int	worker_idle(int fd);
+
+#endif
