@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -30,7 +31,8 @@
 
 enum config_type {
 	CONF_STR,
-	CONF_NUM
+	CONF_NUM,
+	CONF_BOOL	/* a flag without a value; yes/no elsewhere */
 };
 
 struct setting {
@@ -50,6 +52,8 @@ static int	check_host(const char *, const char **);
 static int	check_url(const char *, const char **);
 static int	check_prefix(const char *, const char **);
 static int	check_loglevel(const char *, const char **);
+static int	check_facility(const char *, const char **);
+static int	check_access_log_format(const char *, const char **);
 
 #define STR(n, e, f, def, arg, chk, help) \
 	{ n, e, CONF_STR, offsetof(struct config, f), \
@@ -57,6 +61,9 @@ static int	check_loglevel(const char *, const char **);
 #define NUM(n, e, f, lo, hi, def, help) \
 	{ n, e, CONF_NUM, offsetof(struct config, f), \
 	  sizeof(long long), lo, hi, def, "N", NULL, help }
+#define BOOL(n, e, f, help) \
+	{ n, e, CONF_BOOL, offsetof(struct config, f), \
+	  sizeof(int), 0, 1, "no", "", NULL, help }
 
 static const struct setting settings[] = {
 	STR("host", "OLLAGUARD_HOST", host, "0.0.0.0", "ADDR", check_host,
@@ -75,8 +82,20 @@ static const struct setting settings[] = {
 	    "seconds of upstream silence before giving up (504)"),
 	STR("db", "OLLAGUARD_DB", db, "./ollaguard.db", "PATH", NULL,
 	    "the key database"),
-	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "8",
-	    "worker processes"),
+	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "4",
+	    "worker processes started at launch"),
+	NUM("min-spare", "OLLAGUARD_MIN_SPARE", min_spare, 0, 4096, "2",
+	    "fewest idle workers kept ready"),
+	NUM("max-spare", "OLLAGUARD_MAX_SPARE", max_spare, 1, 4096, "8",
+	    "most idle workers kept; more are retired"),
+	NUM("max-workers", "OLLAGUARD_MAX_WORKERS", max_workers, 1, 4096,
+	    "512", "most workers, busy or idle (concurrent requests)"),
+	NUM("max-requests", "OLLAGUARD_MAX_REQUESTS", max_requests, 0,
+	    1000000000, "0", "requests a worker serves before it retires "
+	    "(0: never)"),
+	NUM("shutdown-timeout", "OLLAGUARD_SHUTDOWN_TIMEOUT", shutdown_timeout,
+	    0, 86400, "30", "seconds active requests get to finish on "
+	    "SIGTERM"),
 	STR("config", "OLLAGUARD_CONFIG", config_file, "", "FILE", NULL,
 	    "read settings from FILE"),
 	NUM("backlog", "OLLAGUARD_BACKLOG", backlog, 1, 65535, "511",
@@ -84,8 +103,28 @@ static const struct setting settings[] = {
 	NUM("keepalive-timeout", "OLLAGUARD_KEEPALIVE_TIMEOUT",
 	    keepalive_timeout, 0, 3600, "5",
 	    "seconds an idle client connection is kept open"),
+	BOOL("daemon", "OLLAGUARD_DAEMON", daemon,
+	    "detach from the terminal and run in the background"),
+	STR("pidfile", "OLLAGUARD_PIDFILE", pidfile, "", "FILE", NULL,
+	    "write the master's pid to FILE; refuse to start twice"),
+	STR("user", "OLLAGUARD_USER", user, "", "USER", NULL,
+	    "when started as root, serve as USER"),
+	STR("group", "OLLAGUARD_GROUP", group, "", "GROUP", NULL,
+	    "when started as root, serve as GROUP (default: USER's)"),
+	BOOL("check-config", "OLLAGUARD_CHECK_CONFIG", check_config,
+	    "check the settings and the database, print them, and exit"),
+	BOOL("syslog", "OLLAGUARD_SYSLOG", syslog,
+	    "send the error log to syslog instead of stderr"),
+	STR("syslog-facility", "OLLAGUARD_SYSLOG_FACILITY", syslog_facility,
+	    "daemon", "NAME", check_facility,
+	    "syslog facility: daemon, user, local0 ... local7"),
 	STR("log-level", "OLLAGUARD_LOG_LEVEL", log_level, "info", "LEVEL",
 	    check_loglevel, "error, warn, info or debug"),
+	STR("access-log", "OLLAGUARD_ACCESS_LOG", access_log, "-", "WHERE",
+	    NULL, "FILE, - (stderr), syslog or off"),
+	STR("access-log-format", "OLLAGUARD_ACCESS_LOG_FORMAT",
+	    access_log_format, "combined", "FORMAT", check_access_log_format,
+	    "combined or json"),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -154,6 +193,41 @@ check_loglevel(const char *v, const char **why)
 	return -1;
 }
 
+static int
+check_facility(const char *v, const char **why)
+{
+	if (log_facility_parse(v) != -1)
+		return 0;
+	*why = "is not a syslog facility (daemon, user, local0 ... local7)";
+	return -1;
+}
+
+static int
+check_access_log_format(const char *v, const char **why)
+{
+	if (strcmp(v, "combined") == 0 || strcmp(v, "json") == 0)
+		return 0;
+	*why = "must be combined or json";
+	return -1;
+}
+
+/* yes/no, true/false, on/off, 1/0: -1 if none of them. */
+static int
+parse_bool(const char *v)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 /* Sets one value; on error writes "<where>: <name>: <why>" to err. */
 static int
 setting_apply(struct config *cfg, const struct setting *s, const char *v,
@@ -163,6 +237,17 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 	long long n;
 	char *dst = (char *)cfg + s->off;
 
+	if (s->type == CONF_BOOL) {
+		int b = parse_bool(v);
+
+		if (b == -1) {
+			snprintf(err, errlen, "%s: %s: \"%s\" is not yes or no",
+			    where, s->name, v);
+			return -1;
+		}
+		memcpy(dst, &b, sizeof(b));
+		return 0;
+	}
 	if (s->type == CONF_NUM) {
 		n = strtonum(v, s->min, s->max, &why);
 		if (why != NULL) {
@@ -354,6 +439,8 @@ config_flags(struct config *cfg, int argc, char *argv[], int apply,
 		}
 		if (eq != NULL)
 			v = eq + 1;
+		else if (s->type == CONF_BOOL)
+			v = "yes";
 		else if (i + 1 < argc)
 			v = argv[++i];
 		else {
@@ -488,8 +575,8 @@ config_usage(FILE *out, const char *progname)
 	    "file;\nprecedence: option > environment > file > default.\n\n",
 	    progname);
 	for (i = 0; i < NSETTINGS; i++) {
-		snprintf(flag, sizeof(flag), "--%s %s", settings[i].name,
-		    settings[i].arg);
+		snprintf(flag, sizeof(flag), "--%s%s%s", settings[i].name,
+		    *settings[i].arg != '\0' ? " " : "", settings[i].arg);
 		fprintf(out, "  %-28s %s\n  %-28s [%s; default: %s]\n", flag,
 		    settings[i].help, "", settings[i].env,
 		    *settings[i].def != '\0' ? settings[i].def : "none");
@@ -505,6 +592,7 @@ config_print(const struct config *cfg, FILE *out)
 	const char *p;
 	long long n;
 	size_t i;
+	int b;
 
 	for (i = 0; i < NSETTINGS; i++) {
 		s = &settings[i];
@@ -512,12 +600,52 @@ config_print(const struct config *cfg, FILE *out)
 		if (s->type == CONF_NUM) {
 			memcpy(&n, p, sizeof(n));
 			fprintf(out, "%s = %lld\n", s->name, n);
+		} else if (s->type == CONF_BOOL) {
+			memcpy(&b, p, sizeof(b));
+			fprintf(out, "%s = %s\n", s->name, b ? "yes" : "no");
 		} else if (strcmp(s->name, "master-key") == 0)
 			fprintf(out, "%s = %s\n", s->name,
 			    *p != '\0' ? "(set)" : "(none)");
 		else
 			fprintf(out, "%s = \"%s\"\n", s->name, p);
 	}
+}
+
+/* Makes one path absolute against cwd. */
+static int
+absolute(char *path, size_t size, const char *cwd, const char *name,
+    char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+
+	if (path[0] == '\0' || path[0] == '/')
+		return 0;
+	if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", cwd, path) >=
+	    sizeof(buf) || strlcpy(path, buf, size) >= size) {
+		snprintf(err, errlen, "%s: path too long", name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_absolute(struct config *cfg, const char *cwd, char *err,
+    size_t errlen)
+{
+	if (absolute(cfg->db, sizeof(cfg->db), cwd, "db", err, errlen) == -1 ||
+	    absolute(cfg->pidfile, sizeof(cfg->pidfile), cwd, "pidfile", err,
+	    errlen) == -1 ||
+	    absolute(cfg->config_file, sizeof(cfg->config_file), cwd,
+	    "config", err, errlen) == -1 ||
+	    absolute(cfg->master_key_file, sizeof(cfg->master_key_file), cwd,
+	    "master-key-file", err, errlen) == -1)
+		return -1;
+	if (strcmp(cfg->access_log, "-") == 0 ||
+	    strcmp(cfg->access_log, "off") == 0 ||
+	    strcmp(cfg->access_log, "syslog") == 0)
+		return 0;
+	return absolute(cfg->access_log, sizeof(cfg->access_log), cwd,
+	    "access-log", err, errlen);
 }
 
 void

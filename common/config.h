@@ -26,10 +26,24 @@ struct config {
 	long long timeout;
 	char	db[PATH_MAX];
 	long long workers;
+	long long min_spare;
+	long long max_spare;
+	long long max_workers;
+	long long max_requests;
+	long long shutdown_timeout;
 	char	config_file[PATH_MAX];
 	long long backlog;
 	long long keepalive_timeout;
+	int	daemon;
+	char	pidfile[PATH_MAX];
+	char	user[64];
+	char	group[64];
+	int	check_config;
+	int	syslog;
+	char	syslog_facility[16];
 	char	log_level[16];
+	char	access_log[PATH_MAX];
+	char	access_log_format[16];
 };
 
 /* config_load results */
@@ -44,6 +58,10 @@ int	config_load(struct config *cfg, int argc, char *argv[], char *err,
 void	config_usage(FILE *out, const char *progname);
 /* Every setting and its value, the master key shown only as set/unset. */
 void	config_print(const struct config *cfg, FILE *out);
+/* Makes every path setting absolute against cwd, so that the daemon
+ * can chdir("/") and a reload reads the same files. */
+int	config_absolute(struct config *cfg, const char *cwd, char *err,
+	    size_t errlen);
 /* Wipes the secrets held in cfg. */
 void	config_clear(struct config *cfg);
 

@@ -90,7 +90,7 @@ static const char *const ks_sql[ST_MAX] = {
 	[ST_INSERT] = "INSERT INTO keys (hash, hint, name, created_at,"
 	    " expires_at, revoked_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	[ST_HASHEXISTS] = "SELECT 1 FROM keys WHERE hash = ?",
-	[ST_LOOKUP] = "SELECT id, expires_at, revoked_at FROM keys"
+	[ST_LOOKUP] = "SELECT id, expires_at, revoked_at, name FROM keys"
 	    " WHERE hash = ?",
 	[ST_GETID] = "SELECT " KS_COLS " FROM keys WHERE id = ?",
 	/* A name may belong to several revoked keys and one active one;
@@ -583,17 +583,30 @@ enum keystate
 keystore_lookup(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
     int64_t now, int64_t *id)
 {
-	sqlite3_stmt	*st = ks->st[ST_LOOKUP];
-	enum keystate	 state;
-	int64_t		 expires;
-	int		 rc;
+	return keystore_lookup_name(ks, hash, now, id, NULL, 0);
+}
+
+enum keystate
+keystore_lookup_name(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
+    int64_t now, int64_t *id, char *name, size_t namesize)
+{
+	sqlite3_stmt		*st = ks->st[ST_LOOKUP];
+	const unsigned char	*s;
+	enum keystate		 state;
+	int64_t			 expires;
+	int			 rc;
 
 	if (id != NULL)
 		*id = 0;
+	if (name != NULL && namesize > 0)
+		name[0] = '\0';
 	sqlite3_bind_blob(st, 1, hash, KEYGEN_HASHLEN, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (id != NULL)
 			*id = sqlite3_column_int64(st, 0);
+		if (name != NULL && namesize > 0 &&
+		    (s = sqlite3_column_text(st, 3)) != NULL)
+			strlcpy(name, (const char *)s, namesize);
 		expires = sqlite3_column_int64(st, 1);
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
 			state = KEY_REVOKED;

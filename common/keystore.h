@@ -77,6 +77,10 @@ int		 keystore_add(struct keystore *, const struct keyinfo *,
 enum keystate	 keystore_lookup(struct keystore *,
 		    const uint8_t hash[KEYGEN_HASHLEN], int64_t now,
 		    int64_t *id);
+/* The same, and the key's name ("" when none) into name. */
+enum keystate	 keystore_lookup_name(struct keystore *,
+		    const uint8_t hash[KEYGEN_HASHLEN], int64_t now,
+		    int64_t *id, char *name, size_t namesize);
 /* Finds a key by id, name or hash (for revoke and tests). */
 int		 keystore_get_id(struct keystore *, int64_t id,
 		    struct keyinfo *);

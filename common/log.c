@@ -18,16 +18,48 @@
 static int	 log_to_stderr = 1;
 static int	 log_level = LOG_LEVEL_INFO;
 static char	 log_prefix[64];
+static char	 log_ident[64] = "ollaguard";
 
 static void	 vlog(int, int, const char *, va_list);
 
 void
 log_init(const char *ident, int to_stderr, int level)
 {
+	strlcpy(log_ident, ident, sizeof(log_ident));
 	log_to_stderr = to_stderr;
 	log_level = level;
 	if (!to_stderr)
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_syslog(int facility)
+{
+	closelog();
+	openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+	log_to_stderr = 0;
+}
+
+int
+log_facility_parse(const char *name)
+{
+	static const struct {
+		const char	*name;
+		int		 facility;
+	} names[] = {
+		{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+		{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+		{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i].name) == 0)
+			return names[i].facility;
+	return -1;
 }
 
 void
@@ -74,8 +106,8 @@ vlog(int level, int with_errno, const char *fmt, va_list ap)
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
 	}
 	if (log_to_stderr)
-		fprintf(stderr, "ollaguard[%ld] %s: %s%s\n", (long)getpid(),
-		    tag[level], log_prefix, msg);
+		fprintf(stderr, "%s[%ld] %s: %s%s\n", log_ident,
+		    (long)getpid(), tag[level], log_prefix, msg);
 	else
 		syslog(prio[level], "%s%s", log_prefix, msg);
 	errno = saved;

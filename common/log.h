@@ -14,7 +14,11 @@
 
 void	log_init(const char *ident, int to_stderr, int level);
 void	log_setlevel(int level);
+/* From now on, log to syslog with this facility (LOG_DAEMON, ...). */
+void	log_syslog(int facility);
 int	log_level_parse(const char *name);
+/* The syslog facility (LOG_DAEMON, ...) called name, or -1. */
+int	log_facility_parse(const char *name);
 void	log_setprefix(const char *prefix);
 
 /* log_warn appends strerror(errno); the x variants do not. */

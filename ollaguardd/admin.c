@@ -46,7 +46,8 @@ admin_match(const struct client *c)
 	    (r->target_len == n || r->target[n] == '?');
 }
 
-/* Reads the whole (small) body; -1 after replying. */
+/* Reads the whole (small) body; on failure, minus the status sent
+ * (or -1 when the client went away unanswered). */
 static ssize_t
 read_body(struct client *c, char *buf, size_t size, int *close)
 {
@@ -57,23 +58,24 @@ read_body(struct client *c, char *buf, size_t size, int *close)
 		*close = 1;
 		reply_error(c, 413, "the request body is larger than 16 KiB",
 		    1);
-		return -1;
+		return -413;
 	}
 	for (;;) {
 		if (len == size - 1) {
 			*close = 1;
 			reply_error(c, 413, "the request body is larger than "
 			    "16 KiB", 1);
-			return -1;
+			return -413;
 		}
 		n = client_read_body(c, buf + len, size - 1 - len);
 		if (n == 0)
 			break;
 		if (n == -1) {
 			*close = 1;
-			if (c->req.status == 400)
-				reply_error(c, 400, c->req.error, 1);
-			return -1;
+			if (c->req.status != 400)
+				return -1;
+			reply_error(c, 400, c->req.error, 1);
+			return -400;
 		}
 		len += (size_t)n;
 	}
@@ -212,8 +214,8 @@ admin_generate(struct client *c, int auth, const struct auth_who *who,
 		*close = 1;
 		return 0;
 	}
-	if ((len = read_body(c, body, sizeof(body), close)) == -1)
-		return 400;
+	if ((len = read_body(c, body, sizeof(body), close)) < 0)
+		return len == -1 ? 0 : (int)-len;
 
 	memset(&ki, 0, sizeof(ki));
 	if ((why = parse_options(body, (size_t)len, ki.name, sizeof(ki.name),

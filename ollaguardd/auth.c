@@ -132,7 +132,9 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 	time_t now;
 	int is_master;
 
-	memset(who, 0, sizeof(*who));
+	who->key_id = 0;
+	who->master = who->open = 0;
+	who->name[0] = '\0';
 	if (auth_refresh() == -1)
 		return AUTH_UNAVAILABLE;
 	/* With no key configured anywhere, any key (or none) passes: the
@@ -154,7 +156,8 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 		}
 	}
 	now = time(NULL);
-	switch (keystore_lookup(ks, hash, now, &who->key_id)) {
+	switch (keystore_lookup_name(ks, hash, now, &who->key_id, who->name,
+	    sizeof(who->name))) {
 	case KEY_ACTIVE:
 		auth_record(who->key_id, now);
 		return AUTH_PASS;

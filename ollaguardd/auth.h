@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keystore.h"
+
 struct config;
-struct keystore;
 
 enum auth_result {
 	AUTH_PASS,
@@ -23,6 +24,7 @@ struct auth_who {
 	int64_t		 key_id;	/* 0 for master or open mode */
 	int		 master;
 	int		 open;		/* no key configured: all pass */
+	char		 name[KEYSTORE_NAME_MAX];	/* the key's, or "" */
 };
 
 /* ks stays owned by the caller and must outlive auth. */

@@ -1,26 +1,39 @@
 /*
  * ollaguardd: API-key authentication in front of an Ollama server.
  *
- * main reads the settings, binds the listen socket, creates or migrates
- * the key database (then closes it: no connection crosses a fork), and
- * hands over to the master, which forks the workers.
+ * main does what needs doing once, in this order: read the settings;
+ * take the pidfile and bind the listen socket (both may need root); drop
+ * privileges; create or migrate the key database as the user that will
+ * serve (then close it: no connection crosses a fork); detach if asked;
+ * and hand over to the master, which forks the workers.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <libutil.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "config.h"
 #include "keystore.h"
 #include "log.h"
 #include "master.h"
+
+extern char	**environ;
 
 static int
 listen_on(const char *host, int port, int backlog)
@@ -61,48 +74,245 @@ listen_on(const char *host, int port, int backlog)
 	return fd;
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * Started as root, ollaguardd serves as --user; it refuses to serve as
+ * root unless told so in as many words.
+ */
+static void
+drop_privileges(const struct config *cfg)
 {
-	struct config cfg;
+	struct passwd *pw;
+	struct group *gr;
+	gid_t gid;
+
+	if (geteuid() != 0) {
+		if (cfg->user[0] != '\0')
+			log_warnx("--user %s has no effect: not started as root",
+			    cfg->user);
+		return;
+	}
+	if (cfg->user[0] == '\0')
+		fatalx("refusing to serve as root: give --user USER to serve "
+		    "as an unprivileged user (or --user root to insist)");
+	if (strcmp(cfg->user, "root") == 0 && cfg->group[0] == '\0') {
+		log_warnx("serving as root, as --user root asks");
+		return;
+	}
+	if ((pw = getpwnam(cfg->user)) == NULL)
+		fatalx("--user %s: no such user", cfg->user);
+	gid = pw->pw_gid;
+	if (cfg->group[0] != '\0') {
+		if ((gr = getgrnam(cfg->group)) == NULL)
+			fatalx("--group %s: no such group", cfg->group);
+		gid = gr->gr_gid;
+	}
+	if (initgroups(pw->pw_name, gid) == -1)
+		fatal("initgroups %s", pw->pw_name);
+	if (setresgid(gid, gid, gid) == -1)
+		fatal("setresgid %ld", (long)gid);
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("setresuid %s", pw->pw_name);
+	/* Verify: a process that can get root back has not dropped it. */
+	if (pw->pw_uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
+		fatalx("privileges were not dropped");
+	if (getuid() != pw->pw_uid || getegid() != gid)
+		fatalx("privileges were not dropped");
+}
+
+/* The database, its folder and its WAL files must be writable. */
+static void
+check_db_access(const struct config *cfg)
+{
+	const char *suffix[] = { "", "-wal", "-shm" };
+	char dir[PATH_MAX], path[PATH_MAX + 8];
+	struct passwd *pw = getpwuid(geteuid());
+	const char *who = pw != NULL ? pw->pw_name : "this user";
+	size_t i;
+
+	strlcpy(dir, cfg->db, sizeof(dir));
+	strlcpy(dir, dirname(dir), sizeof(dir));
+	if (access(dir, W_OK | X_OK) == -1 && errno != ENOENT)
+		fatalx("%s: folder %s is not writable by user %s: run "
+		    "\"chown %s %s\"", cfg->db, dir, who, who, dir);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", cfg->db, suffix[i]);
+		if (access(path, R_OK | W_OK) == -1 && errno != ENOENT)
+			fatalx("%s is not writable by user %s (another user, "
+			    "perhaps root running ollaguard-keyctl, owns it): "
+			    "run \"chown %s %s*\"", path, who, who, cfg->db);
+	}
+}
+
+/* Creates or migrates the database; returns how many keys are active. */
+static int64_t
+open_db(const struct config *cfg)
+{
 	struct keystore *ks;
 	char err[PATH_MAX + 512];
 	int64_t active;
+
+	check_db_access(cfg);
+	if ((ks = keystore_open(cfg->db, 0, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((active = keystore_count_active(ks, time(NULL))) == -1)
+		fatalx("%s: %s", cfg->db, keystore_errmsg(ks));
+	keystore_close(ks);
+	return active;
+}
+
+static int
+check_config(struct config *cfg)
+{
+	struct keystore *ks;
+	char err[PATH_MAX + 512];
+	CURLU *u;
+	int rc = 0;
+
+	if ((u = curl_url()) == NULL ||
+	    curl_url_set(u, CURLUPART_URL, cfg->target_url, 0) != CURLUE_OK) {
+		fprintf(stderr, "ollaguardd: target-url %s: not a valid URL\n",
+		    cfg->target_url);
+		rc = 1;
+	}
+	curl_url_cleanup(u);
+	if (access(cfg->db, F_OK) == -1)
+		printf("# %s does not exist yet: it will be created\n", cfg->db);
+	else if ((ks = keystore_open(cfg->db, KEYSTORE_NOCREATE, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "ollaguardd: %s\n", err);
+		rc = 1;
+	} else {
+		printf("# %s: %lld active keys\n", cfg->db,
+		    (long long)keystore_count_active(ks, time(NULL)));
+		keystore_close(ks);
+	}
+	config_print(cfg, stdout);
+	printf(rc == 0 ? "# configuration OK\n" : "# configuration FAILED\n");
+	return rc;
+}
+
+static void
+daemonize(void)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() == -1)
+		fatal("setsid");
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* argv as config_load will need it on every reload: setproctitle
+ * reuses the memory the original lives in. */
+static char **
+copy_argv(int argc, char *argv[])
+{
+	char **v;
+	int i;
+
+	if ((v = calloc((size_t)argc + 1, sizeof(*v))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < argc; i++)
+		if ((v[i] = strdup(argv[i])) == NULL)
+			fatal("strdup");
+	return v;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config *cfg;
+	struct pidfh *pfh = NULL;
+	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
+	int64_t active;
+	pid_t other;
 	int fd, rc;
 
 	log_init("ollaguardd", 1, LOG_LEVEL_INFO);
-	rc = config_load(&cfg, argc, argv, err, sizeof(err));
+	args = copy_argv(argc, argv);
+	/* From here on the original argv (and with it a --master-key) is
+	 * overwritten by the process title. */
+	setproctitle_init(argc, argv, environ);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("getcwd");
+	if ((cfg = malloc(sizeof(*cfg))) == NULL)
+		fatal("malloc");
+	rc = config_load(cfg, argc, args, err, sizeof(err));
 	if (rc == CONFIG_EXIT)
 		return 0;
-	if (rc == CONFIG_ERROR) {
+	if (rc == CONFIG_ERROR || config_absolute(cfg, cwd, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "ollaguardd: %s\n", err);
 		return 1;
 	}
-	log_setlevel(log_level_parse(cfg.log_level));
+	setproctitle("master");
+	log_setlevel(log_level_parse(cfg->log_level));
+	if (cfg->check_config)
+		return check_config(cfg);
+	if (cfg->min_spare > cfg->max_spare)
+		fatalx("min-spare (%lld) is above max-spare (%lld)",
+		    cfg->min_spare, cfg->max_spare);
+	if (cfg->syslog || cfg->daemon)
+		log_syslog(log_facility_parse(cfg->syslog_facility));
 
-	if ((ks = keystore_open(cfg.db, 0, err, sizeof(err))) == NULL)
-		fatalx("%s", err);
-	active = keystore_count_active(ks, time(NULL));
-	if (active == -1)
-		fatalx("%s: %s", cfg.db, keystore_errmsg(ks));
-	keystore_close(ks);
-
-	fd = listen_on(cfg.host, (int)cfg.port, (int)cfg.backlog);
+	if (cfg->pidfile[0] != '\0') {
+		pfh = pidfile_open(cfg->pidfile, 0644, &other);
+		if (pfh == NULL && errno == EEXIST)
+			fatalx("%s: ollaguardd is already running as pid %ld",
+			    cfg->pidfile, (long)other);
+		if (pfh == NULL)
+			fatal("pidfile %s", cfg->pidfile);
+	}
+	fd = listen_on(cfg->host, (int)cfg->port, (int)cfg->backlog);
+	drop_privileges(cfg);
+	active = open_db(cfg);
+	if (accesslog_open(cfg) == -1)
+		fatalx("cannot write the access log %s", cfg->access_log);
+	accesslog_close();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
 
+	if (cfg->daemon)
+		daemonize();
+	if (pfh != NULL && pidfile_write(pfh) == -1)
+		fatal("pidfile %s", cfg->pidfile);
+
 	log_info("listening on %s port %lld, forwarding to %s, %lld workers",
-	    cfg.host, cfg.port, cfg.target_url, cfg.workers);
-	if (cfg.master_key[0] == '\0' && active == 0)
+	    cfg->host, cfg->port, cfg->target_url, cfg->workers);
+	if (cfg->master_key[0] == '\0' && active == 0)
 		log_warnx("AUTHENTICATION IS OFF: no master key and no active "
 		    "key in %s, so every request passes. Set --master-key or "
-		    "add a key with ollaguard-keyctl.", cfg.db);
+		    "add a key with ollaguard-keyctl.", cfg->db);
 	else
 		log_info("authentication on: %s%lld active key%s in %s",
-		    cfg.master_key[0] != '\0' ? "master key and " : "",
-		    (long long)active, active == 1 ? "" : "s", cfg.db);
-	rc = master_run(fd, &cfg);
-	config_clear(&cfg);
+		    cfg->master_key[0] != '\0' ? "master key and " : "",
+		    (long long)active, active == 1 ? "" : "s", cfg->db);
+	rc = master_run(fd, cfg, argc, args, cwd);
+	if (pfh != NULL)
+		pidfile_remove(pfh);
 	curl_global_cleanup();
 	return rc;
 }

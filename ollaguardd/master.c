@@ -1,18 +1,26 @@
 /*
- * master: forks the workers, replaces any that exit, and stops them all
- * on SIGTERM or SIGINT.
+ * master: the prefork pool, after Apache's prefork MPM.
  *
- * Signal handlers only set flags; the loop below acts on them once it
- * wakes, which a signal makes it do at once (nanosleep is interrupted)
- * and which otherwise happens every second.  A worker that dies soon
- * after it started is replaced with a growing delay, so a worker that
- * cannot start (a broken database, say) never makes the master spin.
+ * Signal handlers only set flags.  The loop wakes on any signal, and
+ * otherwise once a second, then: acts on the flags, reaps exited
+ * workers, and keeps between --min-spare and --max-spare workers idle
+ * (never more than --max-workers in all).  Spawning doubles its rate
+ * each second the pool stays short (1, 2, 4 ... 32); surplus idle
+ * workers are retired a third at a time, so a pool grown by a burst is
+ * back to --max-spare idle within about 15 s.
+ *
+ * The pid-to-slot table is the master's own memory; the scoreboard
+ * slot a worker writes is freed here, after waitpid(), never by the
+ * worker.  A reload (SIGHUP) starts a new generation with the new
+ * settings and retires the old one gracefully: an old worker finishes
+ * what it is serving, streams included, and exits.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,29 +29,61 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "scoreboard.h"
 #include "worker.h"
 
-#define STOP_GRACE_SECS		10
 #define QUICK_DEATH_SECS	2
 #define BACKOFF_MAX_SECS	30
+#define SPAWN_RATE_MAX		32
+#define QUIT_GRACE_MS		2000
 
-struct slot {
+struct worker {
 	pid_t		 pid;
+	uint32_t	 generation;
 	time_t		 started;
+	int		 retiring;
 };
 
-static volatile sig_atomic_t	 got_stop;
-static volatile sig_atomic_t	 got_hup;
-static struct slot		*slots;
+static volatile sig_atomic_t	 got_stop, got_quit, got_hup, got_usr1;
+static struct worker		*wk;
 static int			 nslots;
+static uint32_t			 generation;
+static struct config		*cur;
+static int			 lfd;
+static int			 spawn_rate = 1;
+static int			 at_limit_logged;
+static time_t			 backoff_until;
+static int			 backoff;
 
 static void
 on_signal(int sig)
 {
-	if (sig == SIGHUP)
-		got_hup = 1;
-	else if (sig != SIGCHLD)
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
 		got_stop = 1;
+		break;
+	case SIGQUIT:
+		got_quit = 1;
+		break;
+	case SIGHUP:
+		got_hup = 1;
+		break;
+	case SIGUSR1:
+		got_usr1 = 1;
+		break;
+	default:
+		break;		/* SIGCHLD: only to wake the loop */
+	}
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -52,7 +92,7 @@ on_signal(int sig)
  * worker's handler, not lost to the master's inherited one.
  */
 static int
-spawn(int i, int lfd, const struct config *cfg)
+spawn(int i)
 {
 	sigset_t all, old;
 	pid_t pid, master = getpid();
@@ -65,43 +105,144 @@ spawn(int i, int lfd, const struct config *cfg)
 		log_warn("fork");
 		return -1;
 	case 0:
-		free(slots);
-		worker_main(lfd, cfg, master, &old);
+		free(wk);
+		worker_main(lfd, cur, master, i, generation, &old);
 		/* NOTREACHED */
 	default:
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		slots[i].pid = pid;
-		slots[i].started = time(NULL);
+		wk[i].pid = pid;
+		wk[i].generation = generation;
+		wk[i].started = time(NULL);
+		wk[i].retiring = 0;
 		return 0;
 	}
 }
 
-/* Collects exited workers; returns how many died right after start. */
+static int
+free_slot(void)
+{
+	int i;
+
+	for (i = 0; i < nslots; i++)
+		if (wk[i].pid == 0)
+			return i;
+	return -1;
+}
+
+static int
+spawn_n(int n)
+{
+	int i, made = 0;
+
+	while (made < n && (i = free_slot()) != -1 && spawn(i) == 0)
+		made++;
+	return made;
+}
+
+static void
+retire(int i, int sig)
+{
+	wk[i].retiring = 1;
+	kill(wk[i].pid, sig);
+}
+
+/* Collects exited workers; returns how many must be replaced at once. */
 static int
 reap(void)
 {
+	struct sb_slot *s;
 	pid_t pid;
-	int status, i, quick = 0;
+	int status, i, replace = 0, quick = 0;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < nslots; i++)
-			if (slots[i].pid == pid)
+			if (wk[i].pid == pid)
 				break;
 		if (i == nslots)
 			continue;
+		s = sb_slot(i);
 		if (WIFSIGNALED(status))
-			log_warnx("worker %ld killed by signal %d (%s)",
-			    (long)pid, WTERMSIG(status),
-			    strsignal(WTERMSIG(status)));
-		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			log_warnx("worker %ld killed by signal %d (%s) while "
+			    "%s%s%s", (long)pid, WTERMSIG(status),
+			    strsignal(WTERMSIG(status)),
+			    sb_state_name(s->state),
+			    s->req_start_ms != 0 ? ": " : "",
+			    s->req_start_ms != 0 ? s->what : "");
+		else if (WEXITSTATUS(status) != 0)
 			log_warnx("worker %ld exited with status %d",
 			    (long)pid, WEXITSTATUS(status));
-		if (time(NULL) - slots[i].started < QUICK_DEATH_SECS &&
-		    !got_stop)
-			quick++;
-		slots[i].pid = 0;
+		/* A planned exit (told to, or --max-requests) is status 0;
+		 * anything else is replaced now, whatever the spare count. */
+		if (!wk[i].retiring && !got_stop && !got_quit &&
+		    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)) {
+			replace++;
+			if (time(NULL) - wk[i].started < QUICK_DEATH_SECS)
+				quick++;
+		}
+		sb_clear(i);
+		wk[i].pid = 0;
 	}
-	return quick;
+	if (quick > 0) {
+		backoff = backoff == 0 ? 1 : backoff * 2;
+		if (backoff > BACKOFF_MAX_SECS)
+			backoff = BACKOFF_MAX_SECS;
+		backoff_until = time(NULL) + backoff;
+		log_warnx("workers die right after they start: waiting %d s "
+		    "before starting more", backoff);
+	}
+	return replace;
+}
+
+/* Keeps the idle count between min-spare and max-spare. */
+static void
+maintain(void)
+{
+	struct sb_slot *s;
+	int i, all = 0, live = 0, idle = 0, want, n;
+
+	for (i = 0; i < nslots; i++) {
+		if (wk[i].pid == 0)
+			continue;
+		all++;
+		if (wk[i].retiring)
+			continue;
+		live++;
+		s = sb_slot(i);
+		if (s->state == SB_IDLE || s->state == SB_STARTING)
+			idle++;
+	}
+	if (time(NULL) < backoff_until)
+		return;
+	if (idle < cur->min_spare && all < cur->max_workers) {
+		want = (int)cur->min_spare - idle;
+		if (want > spawn_rate)
+			want = spawn_rate;
+		if (want > (int)cur->max_workers - all)
+			want = (int)cur->max_workers - all;
+		spawn_n(want);
+		if (spawn_rate < SPAWN_RATE_MAX)
+			spawn_rate *= 2;
+	} else
+		spawn_rate = 1;
+
+	if (idle == 0 && all >= cur->max_workers) {
+		if (!at_limit_logged)
+			log_warnx("all %d workers are busy (--max-workers): new "
+			    "connections wait in the listen backlog", all);
+		at_limit_logged = 1;
+	} else if (idle > 0)
+		at_limit_logged = 0;
+
+	if (idle > cur->max_spare) {
+		n = (idle - (int)cur->max_spare + 2) / 3;
+		for (i = nslots - 1; i >= 0 && n > 0; i--) {
+			if (wk[i].pid == 0 || wk[i].retiring ||
+			    sb_slot(i)->state != SB_IDLE)
+				continue;
+			retire(i, SIGTERM);
+			n--;
+		}
+	}
 }
 
 static int
@@ -110,89 +251,188 @@ alive(void)
 	int i, n = 0;
 
 	for (i = 0; i < nslots; i++)
-		if (slots[i].pid != 0)
+		if (wk[i].pid != 0)
 			n++;
 	return n;
 }
 
 static void
-stop_workers(void)
+signal_all(int sig)
 {
-	struct timespec ts = { 0, 100 * 1000 * 1000 };
-	int i, tries;
+	int i;
 
 	for (i = 0; i < nslots; i++)
-		if (slots[i].pid != 0)
-			kill(slots[i].pid, SIGTERM);
-	for (tries = 0; tries < STOP_GRACE_SECS * 10 && alive() > 0; tries++) {
+		if (wk[i].pid != 0)
+			retire(i, sig);
+}
+
+/* Waits up to ms for every worker to exit; 0 if they all did. */
+static int
+wait_all(int64_t ms, int give_up_on_quit)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int64_t end = mono_ms() + ms;
+
+	while (alive() > 0 && mono_ms() < end) {
+		if (give_up_on_quit && got_quit)
+			break;
 		nanosleep(&ts, NULL);
 		reap();
 	}
+	return alive() > 0 ? -1 : 0;
+}
+
+static void
+stop_now(void)
+{
+	signal_all(SIGQUIT);
+	if (wait_all(QUIT_GRACE_MS, 0) == -1) {
+		signal_all(SIGKILL);
+		wait_all(QUIT_GRACE_MS, 0);
+	}
+}
+
+static void
+stop_gracefully(void)
+{
+	int busy = 0, i;
+
 	for (i = 0; i < nslots; i++)
-		if (slots[i].pid != 0) {
-			log_warnx("worker %ld still busy after %d s: killing it",
-			    (long)slots[i].pid, STOP_GRACE_SECS);
-			kill(slots[i].pid, SIGKILL);
+		if (wk[i].pid != 0 && sb_slot(i)->req_start_ms != 0)
+			busy++;
+	log_info("stopping: %d request%s in progress, waiting up to %lld s",
+	    busy, busy == 1 ? "" : "s", cur->shutdown_timeout);
+	signal_all(SIGTERM);
+	if (wait_all(cur->shutdown_timeout * 1000, 1) == 0)
+		return;
+	log_warnx("%s: aborting %d worker%s still serving",
+	    got_quit ? "SIGQUIT" : "shutdown timeout", alive(),
+	    alive() == 1 ? "" : "s");
+	stop_now();
+}
+
+/* Keeps what cannot change without a restart, and says so. */
+static void
+keep_fixed(struct config *n, const struct config *o)
+{
+	if (strcmp(n->host, o->host) != 0 || n->port != o->port) {
+		log_warnx("reload: a new host or port needs a restart; still "
+		    "listening on %s port %lld", o->host, o->port);
+		strlcpy(n->host, o->host, sizeof(n->host));
+		n->port = o->port;
+	}
+	if (strcmp(n->user, o->user) != 0 || strcmp(n->group, o->group) != 0 ||
+	    strcmp(n->pidfile, o->pidfile) != 0 || n->daemon != o->daemon ||
+	    n->backlog != o->backlog || n->syslog != o->syslog) {
+		log_warnx("reload: user, group, pidfile, daemon, backlog and "
+		    "syslog need a restart; keeping the running values");
+		strlcpy(n->user, o->user, sizeof(n->user));
+		strlcpy(n->group, o->group, sizeof(n->group));
+		strlcpy(n->pidfile, o->pidfile, sizeof(n->pidfile));
+		n->daemon = o->daemon;
+		n->backlog = o->backlog;
+		n->syslog = o->syslog;
+	}
+	if (n->max_workers > nslots) {
+		log_warnx("reload: max-workers above %d needs a restart", nslots);
+		n->max_workers = nslots;
+	}
+}
+
+static void
+reload(int argc, char **argv, const char *cwd)
+{
+	struct config *n;
+	char err[PATH_MAX + 512];
+	int i, old = 0;
+
+	if ((n = malloc(sizeof(*n))) == NULL) {
+		log_warn("reload");
+		return;
+	}
+	if (config_load(n, argc, argv, err, sizeof(err)) != CONFIG_OK ||
+	    config_absolute(n, cwd, err, sizeof(err)) == -1) {
+		log_warnx("reload failed, keeping the old settings: %s", err);
+		config_clear(n);
+		free(n);
+		return;
+	}
+	keep_fixed(n, cur);
+	log_setlevel(log_level_parse(n->log_level));
+	config_clear(cur);
+	free(cur);
+	cur = n;
+	generation++;
+	/* New workers first, so no connection waits for the old to go. */
+	for (i = 0; i < nslots; i++)
+		if (wk[i].pid != 0 && !wk[i].retiring) {
+			retire(i, SIGTERM);
+			old++;
 		}
-	while (alive() > 0 && waitpid(-1, NULL, 0) > 0)
-		reap();
+	spawn_n((int)cur->workers);
+	log_info("reloaded: generation %u, %d old worker%s finishing",
+	    generation, old, old == 1 ? "" : "s");
 }
 
 int
-master_run(int lfd, const struct config *cfg)
+master_run(int fd, struct config *cfg, int argc, char **argv,
+    const char *cwd)
 {
 	struct sigaction sa;
 	struct timespec ts;
-	time_t backoff_until = 0;
-	int i, quick, backoff = 0;
+	int i, n;
 
-	nslots = (int)cfg->workers;
-	if ((slots = calloc((size_t)nslots, sizeof(*slots))) == NULL)
+	lfd = fd;
+	cur = cfg;
+	nslots = (int)cfg->max_workers;
+	if (cfg->workers > nslots)
+		nslots = (int)cfg->workers;
+	if ((wk = calloc((size_t)nslots, sizeof(*wk))) == NULL)
 		fatal("calloc");
+	if (sb_init(nslots) == -1)
+		fatal("scoreboard for %d workers", nslots);
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	log_setprefix("master");
+	setproctitle("master");
 
-	for (i = 0; i < nslots; i++)
-		spawn(i, lfd, cfg);
-
-	while (!got_stop) {
+	spawn_n((int)cfg->workers);
+	while (!got_stop && !got_quit) {
 		ts.tv_sec = 1;
 		ts.tv_nsec = 0;
 		nanosleep(&ts, NULL);
+		if (got_stop || got_quit)
+			break;
 		if (got_hup) {
 			got_hup = 0;
-			log_warnx("SIGHUP: this version does not reload; "
-			    "restart ollaguardd to apply new settings");
+			reload(argc, argv, cwd);
 		}
-		quick = reap();
-		if (got_stop)
-			break;
-		if (quick > 0) {
-			backoff = backoff == 0 ? 1 : backoff * 2;
-			if (backoff > BACKOFF_MAX_SECS)
-				backoff = BACKOFF_MAX_SECS;
-			backoff_until = time(NULL) + backoff;
-			log_warnx("workers die right after start: waiting %d s "
-			    "before starting more", backoff);
-		} else if (time(NULL) >= backoff_until + 2 * backoff)
-			backoff = 0;
-		if (time(NULL) < backoff_until)
-			continue;
-		for (i = 0; i < nslots; i++)
-			if (slots[i].pid == 0)
-				spawn(i, lfd, cfg);
+		if (got_usr1) {
+			got_usr1 = 0;
+			for (i = 0; i < nslots; i++)
+				if (wk[i].pid != 0)
+					kill(wk[i].pid, SIGUSR1);
+		}
+		n = reap();
+		if (n > 0 && time(NULL) >= backoff_until)
+			spawn_n(n);
+		maintain();
 	}
-	log_info("stopping");
-	stop_workers();
-	free(slots);
+	if (got_quit)
+		stop_now();
+	else
+		stop_gracefully();
+	log_info("stopped");
+	free(wk);
 	return 0;
 }

@@ -1,13 +1,19 @@
 /*
- * master: the parent process.  It forks the workers and keeps their
- * number up until it is told to stop.
+ * master: the parent process.  It keeps the worker pool sized to the
+ * load, replaces workers that die, reloads on SIGHUP and stops on
+ * SIGTERM, SIGINT or SIGQUIT.
  */
 #ifndef MASTER_H
 #define MASTER_H
 
 struct config;
 
-/* Runs until SIGTERM or SIGINT; returns the exit status. */
-int	master_run(int listen_fd, const struct config *);
+/*
+ * Runs until told to stop; returns the exit status.  cfg is the master's
+ * to keep and replace on reload; argv (a private copy) and cwd are what
+ * a reload reads the settings with.
+ */
+int	master_run(int listen_fd, struct config *cfg, int argc, char **argv,
+	    const char *cwd);
 
 #endif

@@ -45,6 +45,10 @@ struct xfer {
 	enum proxy_fail	 fail;
 	const char	*fail_msg;
 	int64_t		 last_rx_ms;
+	int64_t		 start_us;
+	int64_t		 ttfb_us;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
 	int64_t		 last_gone_ms;
 	curl_off_t	 last_dl, last_ul;
 
@@ -70,6 +74,15 @@ static char		 url[CONFIG_URL_MAX + REQUEST_TARGET_MAX + 1];
 static char		 hdrout[HDR_OUT_MAX];
 static struct curl_slist hdrnodes[REQUEST_FIELDS_MAX + 8];
 static char		 errbuf[CURL_ERROR_SIZE];
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int64_t
 now_ms(void)
@@ -350,6 +363,8 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	size_t len = size * nitems;
 
 	xf.last_rx_ms = now_ms();
+	if (xf.ttfb_us < 0)
+		xf.ttfb_us = now_us() - xf.start_us;
 	if (xf.done_headers)
 		return len;		/* trailers: not relayed */
 	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
@@ -384,6 +399,7 @@ send_head(void)
 {
 	if (client_send(xf.c, xf.head, xf.headlen) == -1)
 		return -1;
+	xf.bytes_out += xf.headlen;
 	xf.head_pending = 0;
 	xf.head_sent = 1;
 	return 0;
@@ -419,6 +435,8 @@ write_cb(char *data, size_t size, size_t nitems, void *arg)
 		xf.fail = PF_CLIENT_GONE;
 		return 0;
 	}
+	while (n-- > 0)
+		xf.bytes_out += iov[n].iov_len;
 	xf.head_pending = 0;
 	xf.head_sent = 1;
 	return len;
@@ -446,6 +464,7 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 		xf.fail = PF_CLIENT_BODY;
 		return CURL_READFUNC_ABORT;
 	}
+	xf.bytes_in += (uint64_t)got;
 	if (xf.replay_ok) {
 		if (xf.replay_len + (size_t)got <= sizeof(xf.replay)) {
 			memcpy(xf.replay + xf.replay_len, buf, (size_t)got);
@@ -586,8 +605,19 @@ upstream_error(CURLcode rc, enum proxy_fail *fail, int *status)
 	}
 }
 
+static void	forward(struct client *, struct proxy_result *);
+
 void
 proxy_forward(struct client *c, struct proxy_result *res)
+{
+	forward(c, res);
+	res->bytes_in = xf.bytes_in;
+	res->bytes_out = xf.bytes_out;
+	res->ttfb_us = xf.ttfb_us;
+}
+
+static void
+forward(struct client *c, struct proxy_result *res)
 {
 	struct request *r = &c->req;
 	const char *msg;
@@ -603,6 +633,9 @@ proxy_forward(struct client *c, struct proxy_result *res)
 	xf.fail_msg = NULL;
 	xf.last_rx_ms = xf.last_gone_ms = now_ms();
 	xf.last_dl = xf.last_ul = 0;
+	xf.start_us = now_us();
+	xf.ttfb_us = -1;
+	xf.bytes_in = xf.bytes_out = 0;
 	xf.rawlen = xf.headlen = 0;
 	xf.replay_len = xf.replay_pos = 0;
 	xf.replay_ok = 1;
@@ -623,6 +656,8 @@ proxy_forward(struct client *c, struct proxy_result *res)
 		else if (xf.chunked_out &&
 		    client_send(c, "0\r\n\r\n", 5) == -1)
 			xf.fail = PF_CLIENT_GONE;
+		else if (xf.chunked_out)
+			xf.bytes_out += 5;
 		res->status = xf.status;
 		res->fail = xf.fail;
 		res->close = xf.fail != PF_NONE || xf.close_after ||

@@ -75,7 +75,9 @@ reply_send(struct client *c, int status, const char *body, size_t len,
 		{ head, (size_t)n },
 		{ (void *)(uintptr_t)body, len },
 	};
-	return client_sendv(c, iov, 2);
+	if (client_sendv(c, iov, 2) == -1)
+		return -1;
+	return n + (int)len;
 }
 
 int

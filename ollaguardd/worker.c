@@ -16,8 +16,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "admin.h"
 #include "auth.h"
 #include "client.h"
@@ -26,13 +28,18 @@
 #include "log.h"
 #include "proxy.h"
 #include "reply.h"
+#include "scoreboard.h"
 #include "worker.h"
 
 #define DRAIN_MAX	(64 * 1024)
 
 static volatile sig_atomic_t	 stopping;
+static volatile sig_atomic_t	 reopen;
 static volatile sig_atomic_t	 idle_fd = -1;
 static struct client		 cl;
+static struct sb_slot		*slot;
+static long long		 max_requests;
+static long long		 served;
 
 /*
  * A stop closes idle connections at once: shutting down the read side
@@ -45,6 +52,20 @@ on_stop(int sig)
 	stopping = 1;
 	if (idle_fd != -1)
 		shutdown(idle_fd, SHUT_RD);
+}
+
+/* SIGQUIT: stop now.  Exiting closes the client and upstream sockets,
+ * which is what tells Ollama to stop generating. */
+static void
+on_quit(int sig)
+{
+	_exit(0);
+}
+
+static void
+on_usr1(int sig)
+{
+	reopen = 1;
 }
 
 int
@@ -94,71 +115,165 @@ is_preflight(const struct request *r)
 	    r->idx[RH_ACR_METHOD] != -1;
 }
 
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static uint64_t
+sent(int n)
+{
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+/* Fills in who the access log names for this request. */
+static void
+entry_who(struct access_entry *e, enum auth_result a,
+    const struct auth_who *who)
+{
+	e->key = "-";
+	e->key_name = "";
+	if (a != AUTH_PASS)
+		return;
+	if (who->master)
+		e->key = "master";
+	else if (who->open)
+		e->key = "open";
+	else {
+		e->key = NULL;
+		e->key_id = who->key_id;
+		e->key_name = who->name;
+	}
+}
+
+/* A 401 for a missing or wrong key, logged so fail2ban can act on it. */
+static int
+refuse_key(struct client *c, enum auth_result a, struct access_entry *e)
+{
+	int close;
+
+	close = drain_body(c) == -1 || !c->req.keepalive;
+	if (a == AUTH_UNAVAILABLE) {
+		e->bytes_out = sent(reply_error(c, 503, "the key database is "
+		    "unavailable", close));
+		e->status = 503;
+		e->fail = "db-unavailable";
+		return close;
+	}
+	log_warnx("auth failed: client=%s reason=%s", c->addr,
+	    a == AUTH_MISSING ? "missing-key" : "invalid-key");
+	e->bytes_out = sent(reply_error_hdrs(c, 401, a == AUTH_MISSING ?
+	    "missing API key: send \"Authorization: Bearer <key>\"" :
+	    "invalid API key", "WWW-Authenticate: Bearer\r\n", close));
+	e->status = 401;
+	e->fail = "auth";
+	return close;
+}
+
 /* Serves one request; returns 1 to keep the connection, 0 to close. */
 static int
-handle(struct client *c)
+handle(struct client *c, struct access_entry *e)
 {
 	struct request *r = &c->req;
 	struct proxy_result res;
 	struct auth_who who;
-	enum auth_result a;
+	enum auth_result a = AUTH_PASS;
 	const char *hdr;
 	size_t len;
 	int close = 0;
 
+	who.master = who.open = 0;
+	who.key_id = 0;
+	who.name[0] = '\0';
 	hdr = request_header(r, RH_AUTHORIZATION, &len);
 	if (admin_match(c)) {
 		a = auth_check(hdr, len, &who);
+		entry_who(e, a, &who);
+		if (a == AUTH_MISSING || a == AUTH_INVALID)
+			log_warnx("auth failed: client=%s reason=%s", c->addr,
+			    a == AUTH_MISSING ? "missing-key" : "invalid-key");
 		if (a != AUTH_PASS || !who.master)
 			close = drain_body(c) == -1;
-		admin_generate(c, a, &who, &close);
+		e->status = admin_generate(c, a, &who, &close);
+		e->fail = e->status == 200 ? "-" : e->status == 401 ? "auth" :
+		    "admin";
 		return !close && r->keepalive;
 	}
 	if (!is_preflight(r)) {
 		a = auth_check(hdr, len, &who);
-		if (a != AUTH_PASS) {
-			close = drain_body(c) == -1 || !r->keepalive;
-			if (a == AUTH_UNAVAILABLE)
-				reply_error(c, 503, "the key database is "
-				    "unavailable", close);
-			else {
-				log_info("%s: authentication failed: %s key",
-				    c->addr, a == AUTH_MISSING ? "missing" :
-				    "invalid");
-				reply_error_hdrs(c, 401, a == AUTH_MISSING ?
-				    "missing API key: send \"Authorization: "
-				    "Bearer <key>\"" : "invalid API key",
-				    "WWW-Authenticate: Bearer\r\n", close);
-			}
-			return !close;
-		}
-	}
+		entry_who(e, a, &who);
+		if (a != AUTH_PASS)
+			return !refuse_key(c, a, e);
+		slot->key_id = who.key_id;
+	} else
+		e->key = "-";
+	sb_set_state(slot, SB_PROXYING);
 	proxy_forward(c, &res);
-	log_debug("%s %s %.*s %d %s", c->addr, r->method, (int)r->target_len,
-	    r->target, res.status, proxy_fail_name(res.fail));
+	e->status = res.status;
+	e->fail = proxy_fail_name(res.fail);
+	e->bytes_in = res.bytes_in;
+	e->bytes_out = res.bytes_out;
+	e->ttfb_us = res.ttfb_us;
 	return !res.close;
 }
 
 static void
 serve(struct client *c)
 {
-	int rc;
+	struct access_entry e;
+	int64_t start;
+	int keep;
 
 	for (;;) {
-		if ((rc = client_read_head(c)) <= 0)
+		sb_set_state(slot, SB_READING);
+		if (client_read_head(c) <= 0)
 			break;
-		if (!handle(c) || stopping)
+		start = now_us();
+		slot->req_start_ms = start / 1000;
+		sb_set_what(slot, c->req.method, c->req.target,
+		    c->req.target_len);
+		setproctitle("worker %s", slot->what);
+
+		memset(&e, 0, sizeof(e));
+		e.client = c->addr;
+		e.method = c->req.method;
+		e.target = c->req.target;
+		e.target_len = c->req.target_len;
+		e.http_minor = c->req.http_minor;
+		e.ttfb_us = -1;
+		keep = handle(c, &e);
+		e.duration_us = now_us() - start;
+		accesslog_write(&e);
+
+		slot->requests++;
+		slot->bytes_in += e.bytes_in;
+		slot->bytes_out += e.bytes_out;
+		slot->req_start_ms = 0;
+		slot->key_id = 0;
+		served++;
+		if (max_requests > 0 && served >= max_requests)
+			stopping = 1;
+		if (!keep || stopping)
 			break;
 		if (!c->req.body_done && drain_body(c) == -1)
 			break;
 		client_next(c);
+		if (reopen) {
+			reopen = 0;
+			accesslog_reopen();
+		}
 	}
+	sb_set_state(slot, SB_CLOSING);
 	client_close(c);
 }
 
 void
-worker_main(int lfd, const struct config *cfg, pid_t master,
-    const sigset_t *mask)
+worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
+    uint32_t generation, const sigset_t *mask)
 {
 	struct sockaddr_storage ss;
 	struct sigaction sa;
@@ -172,6 +287,10 @@ worker_main(int lfd, const struct config *cfg, pid_t master,
 	sa.sa_handler = on_stop;	/* no SA_RESTART: interrupt waits */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_quit;
+	sigaction(SIGQUIT, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -182,10 +301,17 @@ worker_main(int lfd, const struct config *cfg, pid_t master,
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
 		_exit(0);
 	log_setprefix("worker");
+	slot = sb_slot(slotno);
+	slot->pid = getpid();
+	slot->generation = generation;
+	sb_set_state(slot, SB_STARTING);
+	max_requests = cfg->max_requests;
 
 	if ((ks = keystore_open(cfg->db, KEYSTORE_DURABLE, err,
 	    sizeof(err))) == NULL)
 		fatalx("%s", err);
+	if (accesslog_open(cfg) == -1)
+		exit(1);
 	auth_init(cfg, ks);
 	admin_init(cfg, ks);
 	if (proxy_init(cfg) == -1)
@@ -195,6 +321,12 @@ worker_main(int lfd, const struct config *cfg, pid_t master,
 	cl.keepalive_timeout = (int)cfg->keepalive_timeout;
 
 	while (!stopping) {
+		if (reopen) {
+			reopen = 0;
+			accesslog_reopen();
+		}
+		sb_set_state(slot, SB_IDLE);
+		setproctitle("worker idle");
 		slen = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &slen, SOCK_CLOEXEC);
 		if (fd == -1) {
@@ -211,8 +343,10 @@ worker_main(int lfd, const struct config *cfg, pid_t master,
 		serve(&cl);
 		auth_flush(0);
 	}
+	sb_set_state(slot, SB_CLOSING);
 	auth_cleanup();
 	proxy_cleanup();
 	keystore_close(ks);
+	accesslog_close();
 	exit(0);
 }

@@ -9,12 +9,17 @@
 #include <sys/types.h>
 
 #include <signal.h>
+#include <stdint.h>
 
 struct config;
 
-/* Starts with every signal blocked; mask is what to unblock to. */
+/*
+ * Runs a worker in scoreboard slot slotno.  It starts with every signal
+ * blocked; mask is what to unblock to once its handlers are in place.
+ */
 void	worker_main(int listen_fd, const struct config *, pid_t master,
-	    const sigset_t *mask) __attribute__((noreturn));
+	    int slotno, uint32_t generation, const sigset_t *mask)
+	    __attribute__((noreturn));
 /* 1 once the worker has been told to stop. */
 int	worker_stopping(void);
 /*

@@ -1,0 +1,54 @@
+/*
+ * scoreboard: what every worker is doing, in memory shared by the
+ * master and all workers.  Mapped once, before the first fork.
+ *
+ * A worker writes only its own slot, and only while it is alive; only
+ * the master clears a slot, after waitpid() has collected its worker,
+ * so a worker that crashes can never leak its slot.
+ */
+#ifndef SCOREBOARD_H
+#define SCOREBOARD_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+enum sb_state {
+	SB_FREE = 0,
+	SB_STARTING,
+	SB_IDLE,		/* in accept() */
+	SB_READING,		/* reading a request head */
+	SB_PROXYING,		/* forwarding, streaming */
+	SB_CLOSING		/* done with a connection */
+};
+
+#define SB_WHAT_MAX	96
+#define SB_ADDR_MAX	46	/* INET6_ADDRSTRLEN */
+
+struct sb_slot {
+	volatile pid_t		 pid;
+	volatile uint32_t	 generation;
+	volatile int		 state;
+	volatile uint64_t	 requests;
+	volatile uint64_t	 bytes_in;
+	volatile uint64_t	 bytes_out;
+	volatile int64_t	 req_start_ms;	/* 0 between requests */
+	volatile int64_t	 key_id;	/* never the key */
+	volatile int64_t	 idle_since_ms;
+	char			 what[SB_WHAT_MAX];	/* "GET /api/chat" */
+	char			 client[SB_ADDR_MAX];	/* "" when none */
+};
+
+/* Maps nslots slots; -1 on failure. */
+int		 sb_init(int nslots);
+int		 sb_size(void);
+struct sb_slot	*sb_slot(int i);
+/* Master only: marks the slot free after its worker was reaped. */
+void		 sb_clear(int i);
+/* Worker: its own slot's state, and what it serves (method and path). */
+void		 sb_set_state(struct sb_slot *, enum sb_state);
+void		 sb_set_what(struct sb_slot *, const char *method,
+		    const char *path, size_t pathlen);
+const char	*sb_state_name(int state);
+
+#endif
