@@ -34,6 +34,11 @@ struct config {
 	char	config_file[PATH_MAX];
 	long long backlog;
 	long long keepalive_timeout;
+	long long header_timeout;
+	long long body_timeout;
+	long long send_timeout;
+	long long max_conns_per_ip;
+	long long auth_fail_limit;
 	int	daemon;
 	char	pidfile[PATH_MAX];
 	char	user[64];

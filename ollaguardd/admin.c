@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "client.h"
 #include "config.h"
+#include "dbconn.h"
 #include "keygen.h"
 #include "keyjson.h"
 #include "keystore.h"
@@ -23,16 +24,20 @@
 
 #define ADMIN_BODY_MAX	(16 * 1024)
 
-static struct keystore	*ks;
 static char		 prefix[CONFIG_PREFIX_MAX];
 static int		 have_master;
 
 void
-admin_init(const struct config *cfg, struct keystore *store)
+admin_init(const struct config *cfg)
 {
-	ks = store;
 	strlcpy(prefix, cfg->prefix, sizeof(prefix));
 	have_master = cfg->master_key[0] != '\0';
+}
+
+int
+admin_enabled(void)
+{
+	return have_master;
 }
 
 int
@@ -72,10 +77,10 @@ read_body(struct client *c, char *buf, size_t size, int *close)
 			break;
 		if (n == -1) {
 			*close = 1;
-			if (c->req.status != 400)
+			if (c->req.status == 0)
 				return -1;
-			reply_error(c, 400, c->req.error, 1);
-			return -400;
+			reply_error(c, c->req.status, c->req.error, 1);
+			return -c->req.status;
 		}
 		len += (size_t)n;
 	}
@@ -179,6 +184,7 @@ admin_generate(struct client *c, int auth, const struct auth_who *who,
     int *close)
 {
 	struct keyinfo ki;
+	struct keystore *ks;
 	char body[ADMIN_BODY_MAX], key[KEYGEN_KEY_MAX];
 	const char *why;
 	int64_t expires_in = 0, id;
@@ -230,7 +236,10 @@ admin_generate(struct client *c, int auth, const struct auth_who *who,
 	ki.created_at = time(NULL);
 	ki.expires_at = expires_in != 0 ? ki.created_at + expires_in : 0;
 	ki.origin = ORIGIN_GENERATE;
-	rc = keystore_add(ks, &ki, &id);
+	if ((ks = dbconn_get()) == NULL)
+		rc = -1;
+	else
+		rc = keystore_add(ks, &ki, &id);
 	if (rc != 0) {
 		explicit_bzero(key, sizeof(key));
 		switch (rc) {
@@ -249,7 +258,8 @@ admin_generate(struct client *c, int auth, const struct auth_who *who,
 			status = 503;
 			reply_error(c, 503, "the key database could not store "
 			    "the key", *close);
-			log_warnx("/key/generate: %s", keystore_errmsg(ks));
+			log_warnx("/key/generate: %s", ks != NULL ?
+			    keystore_errmsg(ks) : "key database unavailable");
 			break;
 		}
 		return status;

@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "dbconn.h"
 #include "keygen.h"
 #include "keystore.h"
 #include "log.h"
@@ -23,7 +24,6 @@
 #define AUTH_USES	64
 #define AUTH_FLUSH_SECS	5
 
-static struct keystore	*ks;
 static uint8_t		 master_hash[KEYGEN_HASHLEN];
 static uint8_t		 prefixed_hash[KEYGEN_HASHLEN];
 static int		 have_master;
@@ -33,11 +33,10 @@ static size_t		 nuses;
 static time_t		 flush_at;
 
 void
-auth_init(const struct config *cfg, struct keystore *store)
+auth_init(const struct config *cfg)
 {
 	char buf[CONFIG_PREFIX_MAX + CONFIG_SECRET_MAX];
 
-	ks = store;
 	have_master = cfg->master_key[0] != '\0';
 	if (have_master) {
 		keygen_hash(cfg->master_key, strlen(cfg->master_key),
@@ -54,13 +53,15 @@ auth_init(const struct config *cfg, struct keystore *store)
 
 /* Refreshes open_mode when the database changed; -1 if it failed. */
 static int
-auth_refresh(void)
+auth_refresh(struct keystore *ks)
 {
 	int64_t n;
 	int changed;
 
 	if (have_master)
 		return 0;
+	if (ks == NULL)
+		return -1;
 	if ((changed = keystore_changed(ks)) == -1) {
 		log_warnx("key database: %s", keystore_errmsg(ks));
 		return -1;
@@ -82,7 +83,7 @@ auth_refresh(void)
 int
 auth_open_mode(void)
 {
-	if (auth_refresh() == -1)
+	if (auth_refresh(dbconn_get()) == -1)
 		return 0;
 	return open_mode;
 }
@@ -127,6 +128,7 @@ enum auth_result
 auth_check(const char *hdr, size_t len, struct auth_who *who)
 {
 	uint8_t hash[KEYGEN_HASHLEN];
+	struct keystore *ks = dbconn_get();
 	const char *key;
 	size_t keylen;
 	time_t now;
@@ -135,19 +137,11 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 	who->key_id = 0;
 	who->master = who->open = 0;
 	who->name[0] = '\0';
-	if (auth_refresh() == -1)
-		return AUTH_UNAVAILABLE;
-	/* With no key configured anywhere, any key (or none) passes: the
-	 * clients of an open proxy may well send one. */
-	if (open_mode) {
-		who->open = 1;
-		return AUTH_PASS;
-	}
-	if ((key = bearer_key(hdr, len, &keylen)) == NULL)
-		return AUTH_MISSING;
-	keygen_hash(key, keylen, hash);
-	if (have_master) {
-		/* Both compared, always, so timing says nothing. */
+	key = bearer_key(hdr, len, &keylen);
+	if (key != NULL && have_master) {
+		keygen_hash(key, keylen, hash);
+		/* Both compared, always, so timing says nothing.  The master
+		 * key needs no database, so it works when that is down. */
 		is_master = keygen_hash_equal(hash, master_hash);
 		is_master |= keygen_hash_equal(hash, prefixed_hash);
 		if (is_master) {
@@ -155,6 +149,18 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 			return AUTH_PASS;
 		}
 	}
+	if (auth_refresh(ks) == -1)
+		return AUTH_UNAVAILABLE;
+	/* With no key configured anywhere, any key (or none) passes: the
+	 * clients of an open proxy may well send one. */
+	if (open_mode) {
+		who->open = 1;
+		return AUTH_PASS;
+	}
+	if (key == NULL)
+		return AUTH_MISSING;
+	if (!have_master)
+		keygen_hash(key, keylen, hash);
 	now = time(NULL);
 	switch (keystore_lookup_name(ks, hash, now, &who->key_id, who->name,
 	    sizeof(who->name))) {
@@ -173,6 +179,7 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 void
 auth_flush(int force)
 {
+	struct keystore *ks;
 	time_t now;
 
 	if (nuses == 0)
@@ -180,6 +187,8 @@ auth_flush(int force)
 	now = time(NULL);
 	if (!force && now < flush_at)
 		return;
+	if ((ks = dbconn_get()) == NULL)
+		return;		/* kept for when it is back */
 	if (keystore_record_use(ks, uses, nuses) == -1)
 		log_warnx("key database: recording key use: %s",
 		    keystore_errmsg(ks));

@@ -27,8 +27,8 @@ struct auth_who {
 	char		 name[KEYSTORE_NAME_MAX];	/* the key's, or "" */
 };
 
-/* ks stays owned by the caller and must outlive auth. */
-void		 auth_init(const struct config *, struct keystore *);
+/* The database comes from dbconn. */
+void		 auth_init(const struct config *);
 /* hdr is the Authorization value (NULL when absent). */
 enum auth_result auth_check(const char *hdr, size_t len,
 		    struct auth_who *who);

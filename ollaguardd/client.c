@@ -9,8 +9,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -18,12 +20,20 @@
 #include "reply.h"
 #include "worker.h"
 
+int64_t
+client_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void
 client_start(struct client *c, int fd, const struct sockaddr *sa)
 {
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-	struct timeval tv;
 
 	c->fd = fd;
 	c->addr[0] = '\0';
@@ -38,14 +48,8 @@ client_start(struct client *c, int fd, const struct sockaddr *sa)
 			    sizeof(c->addr));
 	}
 	c->head_len = c->pos = c->end = 0;
-	/*
-	 * One receive timeout serves both the idle wait between requests
-	 * and each read of a slow head or body; set once per connection.
-	 */
-	tv.tv_sec = c->keepalive_timeout > 0 ? c->keepalive_timeout : 1;
-	tv.tv_usec = 0;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1)
-		log_warn("%s: setsockopt SO_RCVTIMEO", __func__);
+	c->accepted_ms = client_now_ms();
+	c->requests = 0;
 }
 
 void
@@ -57,31 +61,48 @@ client_close(struct client *c)
 }
 
 /*
- * One read into the free end of the buffer: bytes, 0 at EOF, -1 on error
- * or timeout (errno EAGAIN), -2 when the worker is told to stop.  idle
+ * One read into the free end of the buffer, waiting until deadline (a
+ * client_now_ms() time).  Returns bytes, 0 at EOF, -1 on error or
+ * timeout (errno ETIMEDOUT), -2 when the worker is told to stop.  idle
  * says no byte of a request has come yet, so a stop may end the wait.
+ *
+ * The socket is read without waiting first: most of the time the bytes
+ * are there already, and then this costs one system call.
  */
 static ssize_t
-client_fill(struct client *c, int idle)
+client_fill(struct client *c, int64_t deadline, int idle)
 {
+	struct pollfd pfd;
+	int64_t left;
 	ssize_t n;
+	int r;
 
 	for (;;) {
-		if (idle && worker_idle(c->fd) == -1) {
-			worker_idle(-1);
-			return -2;
-		}
-		n = read(c->fd, c->buf + c->end, sizeof(c->buf) - c->end);
-		if (idle)
-			worker_idle(-1);
+		n = recv(c->fd, c->buf + c->end, sizeof(c->buf) - c->end,
+		    MSG_DONTWAIT);
 		if (n >= 0) {
 			c->end += (size_t)n;
 			return n;
 		}
-		if (errno != EINTR)
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return -1;
-		if (worker_stopping())
+		if ((left = deadline - client_now_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (idle && worker_idle(c->fd) == -1) {
+			worker_idle(-1);
 			return -2;
+		}
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (idle)
+			worker_idle(-1);
+		if (r == -1 && errno == EINTR && idle && worker_stopping())
+			return -2;
+		if (r == -1 && errno != EINTR)
+			return -1;
 	}
 }
 
@@ -89,11 +110,24 @@ int
 client_read_head(struct client *c)
 {
 	struct request *r = &c->req;
+	int64_t deadline;
 	ssize_t n;
 	int rc;
 
 	request_reset(r);
 	c->pos = 0;
+	/*
+	 * A new connection has --header-timeout from accept() for its whole
+	 * first head; a kept-alive one may idle --keepalive-timeout, then
+	 * has --header-timeout from its first byte.  Trickling bytes never
+	 * extends either.
+	 */
+	if (c->requests == 0)
+		deadline = c->accepted_ms + c->header_ms;
+	else if (c->end == 0)
+		deadline = client_now_ms() + c->keepalive_ms;
+	else
+		deadline = client_now_ms() + c->header_ms;
 	for (;;) {
 		if (c->pos < c->end) {
 			rc = request_parse_head(r, c->buf, c->end, &c->pos);
@@ -104,12 +138,15 @@ client_read_head(struct client *c)
 				return -1;
 			}
 		}
-		n = client_fill(c, c->end == 0);
-		if (n > 0)
+		n = client_fill(c, deadline, c->end == 0);
+		if (n > 0) {
+			if (c->requests > 0 && c->end == (size_t)n)
+				deadline = client_now_ms() + c->header_ms;
 			continue;
+		}
 		if (c->end == 0)
-			return 0;	/* idle keep-alive connection ended */
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return 0;	/* idle connection ended or timed out */
+		if (n == -1 && errno == ETIMEDOUT) {
 			reply_error(c, 408, "the request head did not arrive "
 			    "in time", 1);
 			return -1;
@@ -117,6 +154,7 @@ client_read_head(struct client *c)
 		return 0;	/* gone mid-head: nobody to answer */
 	}
 	c->head_len = c->pos;
+	c->requests++;
 	return 1;
 }
 
@@ -147,10 +185,16 @@ client_read_body(struct client *c, char *dst, size_t len)
 		}
 		/* All read bytes are parsed: reuse the space behind the head. */
 		c->pos = c->end = c->head_len;
-		got = client_fill(c, 0);
+		got = client_fill(c, client_now_ms() + c->body_ms, 0);
 		if (got <= 0) {
-			r->error = got == 0 ? "client closed the connection "
-			    "before the body ended" : "client body timed out";
+			if (got == -1 && errno == ETIMEDOUT) {
+				r->status = 408;
+				r->error = "the request body paused for longer "
+				    "than the body timeout";
+			} else
+				r->error = got == 0 ? "client closed the "
+				    "connection before the body ended" :
+				    "client body failed";
 			return -1;
 		}
 	}

@@ -30,7 +30,12 @@ struct client {
 	size_t			 pos;
 	size_t			 end;
 	struct request		 req;
-	int			 keepalive_timeout;
+	int64_t			 accepted_ms;
+	int			 requests;	/* served on this connection */
+	/* Timeouts, in milliseconds. */
+	int			 keepalive_ms;
+	int			 header_ms;
+	int			 body_ms;
 };
 
 /* Prepares c for a new accepted connection. */
@@ -58,5 +63,7 @@ int	client_send(struct client *c, const void *buf, size_t len);
 int	client_sendv(struct client *c, struct iovec *iov, int iovcnt);
 /* 1 if the peer has closed or reset the connection. */
 int	client_gone(struct client *c);
+/* Monotonic milliseconds, from the vDSO: no system call. */
+int64_t	client_now_ms(void);
 
 #endif

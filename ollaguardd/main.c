@@ -36,8 +36,10 @@
 extern char	**environ;
 
 static int
-listen_on(const char *host, int port, int backlog)
+listen_on(const struct config *cfg)
 {
+	const char *host = cfg->host;
+	int port = (int)cfg->port, defer = (int)cfg->header_timeout;
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
@@ -67,9 +69,15 @@ listen_on(const char *host, int port, int backlog)
 	/* Workers' accept() wakes every second to check for a stop. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1)
 		fatal("setsockopt SO_RCVTIMEO");
+	if (listen_send_timeout(fd, (int)cfg->send_timeout) == -1)
+		fatal("setsockopt SO_SNDTIMEO");
+	/* A connection that sends nothing is not handed to a worker. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer,
+	    sizeof(defer)) == -1)
+		log_warn("setsockopt TCP_DEFER_ACCEPT");
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1)
 		fatal("cannot listen on %s port %d", host, port);
-	if (listen(fd, backlog) == -1)
+	if (listen(fd, (int)cfg->backlog) == -1)
 		fatal("listen on %s port %d", host, port);
 	return fd;
 }
@@ -286,7 +294,7 @@ main(int argc, char *argv[])
 		if (pfh == NULL)
 			fatal("pidfile %s", cfg->pidfile);
 	}
-	fd = listen_on(cfg->host, (int)cfg->port, (int)cfg->backlog);
+	fd = listen_on(cfg);
 	drop_privileges(cfg);
 	active = open_db(cfg);
 	if (accesslog_open(cfg) == -1)

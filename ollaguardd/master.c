@@ -15,6 +15,8 @@
  * settings and retires the old one gracefully: an old worker finishes
  * what it is serving, streams included, and exits.
  */
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -29,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "peerlimit.h"
 #include "scoreboard.h"
 #include "worker.h"
 
@@ -359,6 +362,9 @@ reload(int argc, char **argv, const char *cwd)
 	}
 	keep_fixed(n, cur);
 	log_setlevel(log_level_parse(n->log_level));
+	if (n->send_timeout != cur->send_timeout &&
+	    listen_send_timeout(lfd, (int)n->send_timeout) == -1)
+		log_warn("reload: send-timeout");
 	config_clear(cur);
 	free(cur);
 	cur = n;
@@ -372,6 +378,14 @@ reload(int argc, char **argv, const char *cwd)
 	spawn_n((int)cur->workers);
 	log_info("reloaded: generation %u, %d old worker%s finishing",
 	    generation, old, old == 1 ? "" : "s");
+}
+
+int
+listen_send_timeout(int fd, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 int
@@ -391,6 +405,8 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 		fatal("calloc");
 	if (sb_init(nslots) == -1)
 		fatal("scoreboard for %d workers", nslots);
+	if (peerlimit_init() == -1)
+		fatal("shared table of client addresses");
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);

@@ -16,4 +16,10 @@ struct config;
 int	master_run(int listen_fd, struct config *cfg, int argc, char **argv,
 	    const char *cwd);
 
+/*
+ * Sets the send timeout accepted sockets inherit from the listen
+ * socket, so a client that stops reading costs no per-connection call.
+ */
+int	listen_send_timeout(int listen_fd, int seconds);
+
 #endif

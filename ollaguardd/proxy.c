@@ -32,6 +32,7 @@
 #define REPLAY_MAX	(64 * 1024)
 #define HDR_OUT_MAX	(REQUEST_HEAD_MAX + 1024)
 #define GONE_CHECK_MS	250
+#define HEAD_HOLD_MS	200
 
 struct xfer {
 	struct client	*c;
@@ -42,6 +43,7 @@ struct xfer {
 	int		 chunked_out;	/* we chunk the body to the client */
 	int		 close_after;	/* close-delimited, or upstream said */
 	int		 done_headers;
+	int64_t		 head_ready_ms;
 	enum proxy_fail	 fail;
 	const char	*fail_msg;
 	int64_t		 last_rx_ms;
@@ -123,6 +125,7 @@ proxy_fail_name(enum proxy_fail f)
 	switch (f) {
 	case PF_NONE: return "-";
 	case PF_CLIENT_GONE: return "client-gone";
+	case PF_CLIENT_SLOW: return "client-slow";
 	case PF_CLIENT_BODY: return "client-body";
 	case PF_UPSTREAM_REFUSED: return "upstream-refused";
 	case PF_UPSTREAM_TIMEOUT: return "upstream-timeout";
@@ -306,7 +309,7 @@ build_response_head(void)
 	const char *line, *lend, *next, *end = xf.raw + xf.rawlen, *colon;
 	const char *conn = NULL, *sp;
 	size_t conn_len = 0, namelen, n;
-	int have_cl = 0, no_body;
+	int have_cl = 0, have_te = 0, no_body;
 
 	/* Connection may come after the headers it names: find it first. */
 	next = next_line(xf.raw, end, &lend);
@@ -333,12 +336,22 @@ build_response_head(void)
 		if (colon == NULL)
 			continue;
 		namelen = (size_t)(colon - line);
+		if (name_is(line, namelen, "transfer-encoding"))
+			have_te++;
+		if (name_is(line, namelen, "content-length"))
+			have_cl++;
 		if (is_hop(line, namelen) ||
 		    named_by_connection(conn, conn_len, line, namelen))
 			continue;
-		if (name_is(line, namelen, "content-length"))
-			have_cl = 1;
 		head_add(&n, line, (size_t)(lend - line));
+	}
+	/* The framing of what upstream sends must be unambiguous, or the
+	 * response could smuggle a second one: refuse it whole. */
+	if (have_cl > 1 || (have_cl && have_te)) {
+		xf.fail = PF_UPSTREAM_BAD;
+		xf.fail_msg = "the Ollama server sent an ambiguous response "
+		    "(Content-Length twice, or with Transfer-Encoding)";
+		return;
 	}
 	no_body = xf.is_head || xf.status == 204 || xf.status == 304;
 	if (!no_body && !have_cl) {
@@ -355,6 +368,7 @@ build_response_head(void)
 	memcpy(xf.head + n, "\r\n", 2);
 	xf.headlen = n + 2;
 	xf.head_pending = 1;
+	xf.head_ready_ms = now_ms();
 }
 
 static size_t
@@ -382,7 +396,7 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		}
 		xf.done_headers = 1;
 		build_response_head();
-		return len;
+		return xf.fail == PF_NONE ? len : 0;
 	}
 	if (xf.rawlen + len > sizeof(xf.raw)) {
 		xf.fail = PF_UPSTREAM_BAD;
@@ -432,7 +446,8 @@ write_cb(char *data, size_t size, size_t nitems, void *arg)
 		iov[n++].iov_len = 2;
 	}
 	if (client_sendv(xf.c, iov, n) == -1) {
-		xf.fail = PF_CLIENT_GONE;
+		xf.fail = errno == EAGAIN || errno == EWOULDBLOCK ?
+		    PF_CLIENT_SLOW : PF_CLIENT_GONE;
 		return 0;
 	}
 	while (n-- > 0)
@@ -497,7 +512,14 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 {
 	int64_t now = now_ms();
 
-	if (xf.head_pending && !xf.is_head && send_head() == -1) {
+	/*
+	 * The head normally leaves with the first body bytes.  If those are
+	 * slow to come, it goes alone after a moment, so a client sees the
+	 * status at once; the moment lets a broken first chunk still turn
+	 * into a clean 502.
+	 */
+	if (xf.head_pending && !xf.is_head &&
+	    now - xf.head_ready_ms >= HEAD_HOLD_MS && send_head() == -1) {
 		xf.fail = PF_CLIENT_GONE;
 		return 1;
 	}
@@ -687,13 +709,10 @@ forward(struct client *c, struct proxy_result *res)
 		    (int)r->target_len, r->target);
 		return;
 	case PF_CLIENT_BODY:
-		if (r->status == 400) {
-			res->status = 400;
+		if (r->status != 0) {
+			/* Bad chunk framing (400) or a stalled body (408). */
+			res->status = r->status;
 			msg = r->error;
-		} else if (r->error != NULL &&
-		    strstr(r->error, "timed out") != NULL) {
-			res->status = 408;
-			msg = "the request body did not arrive in time";
 		} else {
 			res->status = 0;
 			log_info("%s %.*s: %s", r->method, (int)r->target_len,

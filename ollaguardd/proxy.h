@@ -14,6 +14,7 @@ struct config;
 enum proxy_fail {
 	PF_NONE = 0,
 	PF_CLIENT_GONE,
+	PF_CLIENT_SLOW,		/* stopped reading for --send-timeout */
 	PF_CLIENT_BODY,
 	PF_UPSTREAM_REFUSED,
 	PF_UPSTREAM_TIMEOUT,

@@ -24,8 +24,9 @@
 #include "auth.h"
 #include "client.h"
 #include "config.h"
-#include "keystore.h"
+#include "dbconn.h"
 #include "log.h"
+#include "peerlimit.h"
 #include "proxy.h"
 #include "reply.h"
 #include "scoreboard.h"
@@ -36,9 +37,10 @@
 static volatile sig_atomic_t	 stopping;
 static volatile sig_atomic_t	 reopen;
 static volatile sig_atomic_t	 idle_fd = -1;
+static volatile sig_atomic_t	 listen_fd = -1;
 static struct client		 cl;
 static struct sb_slot		*slot;
-static long long		 max_requests;
+static const struct config	*conf;
 static long long		 served;
 
 /*
@@ -52,6 +54,13 @@ on_stop(int sig)
 	stopping = 1;
 	if (idle_fd != -1)
 		shutdown(idle_fd, SHUT_RD);
+	/* A stopping worker never accepts again; closing its copy of the
+	 * listen socket at once lets a restarted master bind the port even
+	 * while this worker finishes a long stream. */
+	if (listen_fd != -1) {
+		close(listen_fd);
+		listen_fd = -1;
+	}
 }
 
 /* SIGQUIT: stop now.  Exiting closes the client and upstream sockets,
@@ -150,6 +159,35 @@ entry_who(struct access_entry *e, enum auth_result a,
 	}
 }
 
+/*
+ * Past --auth-fail-limit failures a minute from one address, a failing
+ * request gets 429 instead of 401, and one log line says so for the
+ * whole minute.  A correct key is never held back by this: it is only
+ * asked once authentication has failed.
+ */
+static int
+limited(struct client *c, struct access_entry *e, int close)
+{
+	char hdrs[64];
+	uint32_t n;
+	time_t now = time(NULL);
+	int retry;
+
+	n = peerlimit_fail(c->addr, now, &retry);
+	if (n <= (uint32_t)conf->auth_fail_limit)
+		return 0;
+	if (peerlimit_log_once(c->addr, PEERLIMIT_LOG_AUTH, now))
+		log_warnx("auth rate limit: client=%s failed more than %lld "
+		    "times this minute; answering 429 for %d s", c->addr,
+		    conf->auth_fail_limit, retry);
+	snprintf(hdrs, sizeof(hdrs), "Retry-After: %d\r\n", retry);
+	e->bytes_out = sent(reply_error_hdrs(c, 429, "too many failed "
+	    "authentications from your address; try again later", hdrs,
+	    close));
+	e->status = 429;
+	return 1;
+}
+
 /* A 401 for a missing or wrong key, logged so fail2ban can act on it. */
 static int
 refuse_key(struct client *c, enum auth_result a, struct access_entry *e)
@@ -164,13 +202,15 @@ refuse_key(struct client *c, enum auth_result a, struct access_entry *e)
 		e->fail = "db-unavailable";
 		return close;
 	}
+	e->fail = "auth";
+	if (conf->auth_fail_limit > 0 && limited(c, e, close))
+		return close;
 	log_warnx("auth failed: client=%s reason=%s", c->addr,
 	    a == AUTH_MISSING ? "missing-key" : "invalid-key");
 	e->bytes_out = sent(reply_error_hdrs(c, 401, a == AUTH_MISSING ?
 	    "missing API key: send \"Authorization: Bearer <key>\"" :
 	    "invalid API key", "WWW-Authenticate: Bearer\r\n", close));
 	e->status = 401;
-	e->fail = "auth";
 	return close;
 }
 
@@ -193,9 +233,9 @@ handle(struct client *c, struct access_entry *e)
 	if (admin_match(c)) {
 		a = auth_check(hdr, len, &who);
 		entry_who(e, a, &who);
-		if (a == AUTH_MISSING || a == AUTH_INVALID)
-			log_warnx("auth failed: client=%s reason=%s", c->addr,
-			    a == AUTH_MISSING ? "missing-key" : "invalid-key");
+		if ((a == AUTH_MISSING || a == AUTH_INVALID) &&
+		    admin_enabled() && r->method_id == HTTP_POST)
+			return !refuse_key(c, a, e);
 		if (a != AUTH_PASS || !who.master)
 			close = drain_body(c) == -1;
 		e->status = admin_generate(c, a, &who, &close);
@@ -221,6 +261,28 @@ handle(struct client *c, struct access_entry *e)
 	return !res.close;
 }
 
+/*
+ * The per-address connection cap, counted across workers in the
+ * scoreboard right after accept(), before a byte is read.
+ */
+static int
+over_conn_cap(struct client *c)
+{
+	int n;
+
+	strlcpy(slot->client, c->addr, sizeof(slot->client));
+	if (conf->max_conns_per_ip == 0 ||
+	    (n = peerlimit_conns(c->addr)) <= conf->max_conns_per_ip)
+		return 0;
+	if (peerlimit_log_once(c->addr, PEERLIMIT_LOG_CONNS, time(NULL)))
+		log_warnx("connection limit: client=%s holds %d connections "
+		    "(--max-conns-per-ip %lld); refusing more with 429",
+		    c->addr, n - 1, conf->max_conns_per_ip);
+	c->req.http_minor = 1;
+	reply_error(c, 429, "too many connections from your address", 1);
+	return 1;
+}
+
 static void
 serve(struct client *c)
 {
@@ -228,6 +290,11 @@ serve(struct client *c)
 	int64_t start;
 	int keep;
 
+	if (over_conn_cap(c)) {
+		client_close(c);
+		slot->client[0] = '\0';
+		return;
+	}
 	for (;;) {
 		sb_set_state(slot, SB_READING);
 		if (client_read_head(c) <= 0)
@@ -255,7 +322,7 @@ serve(struct client *c)
 		slot->req_start_ms = 0;
 		slot->key_id = 0;
 		served++;
-		if (max_requests > 0 && served >= max_requests)
+		if (conf->max_requests > 0 && served >= conf->max_requests)
 			stopping = 1;
 		if (!keep || stopping)
 			break;
@@ -269,6 +336,7 @@ serve(struct client *c)
 	}
 	sb_set_state(slot, SB_CLOSING);
 	client_close(c);
+	slot->client[0] = '\0';
 }
 
 void
@@ -277,9 +345,7 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 {
 	struct sockaddr_storage ss;
 	struct sigaction sa;
-	struct keystore *ks;
 	socklen_t slen;
-	char err[1024];
 	int fd;
 
 	memset(&sa, 0, sizeof(sa));
@@ -305,20 +371,23 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 	slot->pid = getpid();
 	slot->generation = generation;
 	sb_set_state(slot, SB_STARTING);
-	max_requests = cfg->max_requests;
+	conf = cfg;
+	listen_fd = lfd;
 
-	if ((ks = keystore_open(cfg->db, KEYSTORE_DURABLE, err,
-	    sizeof(err))) == NULL)
-		fatalx("%s", err);
+	/* A database that cannot be opened is not fatal here: requests
+	 * that need it get 503 until it can, and the worker lives on. */
+	dbconn_open(cfg->db);
 	if (accesslog_open(cfg) == -1)
 		exit(1);
-	auth_init(cfg, ks);
-	admin_init(cfg, ks);
+	auth_init(cfg);
+	admin_init(cfg);
 	if (proxy_init(cfg) == -1)
 		exit(1);
 	request_init(&cl.req);
 	cl.fd = -1;
-	cl.keepalive_timeout = (int)cfg->keepalive_timeout;
+	cl.keepalive_ms = (int)cfg->keepalive_timeout * 1000;
+	cl.header_ms = (int)cfg->header_timeout * 1000;
+	cl.body_ms = (int)cfg->body_timeout * 1000;
 
 	while (!stopping) {
 		if (reopen) {
@@ -330,6 +399,8 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 		slen = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &slen, SOCK_CLOEXEC);
 		if (fd == -1) {
+			if (stopping)
+				break;
 			if (errno != EINTR && errno != EAGAIN &&
 			    errno != EWOULDBLOCK && errno != ECONNABORTED) {
 				log_warn("accept");
@@ -346,7 +417,7 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 	sb_set_state(slot, SB_CLOSING);
 	auth_cleanup();
 	proxy_cleanup();
-	keystore_close(ks);
+	dbconn_close();
 	accesslog_close();
 	exit(0);
 }

@@ -141,7 +141,8 @@ def test_idle_connection_closed_after_keepalive_timeout(daemon_factory):
 
 def test_silent_new_connection_closed(daemon_factory):
     """A connection that never sends a byte does not hold a worker."""
-    d = daemon_factory(keepalive_timeout=1, timeout=3)
+    d = daemon_factory(keepalive_timeout=1, timeout=3,
+                       extra_args=("--header-timeout", "2"))
     c = d.connect()
     assert c.wait_closed(6), "silent connection still open after 6 s"
     if c.buf:
@@ -152,7 +153,8 @@ def test_silent_new_connection_closed(daemon_factory):
 def test_stalled_head_closed(daemon_factory):
     """Half a head and then nothing: the worker is freed, with a 408 or
     a plain close."""
-    d = daemon_factory(keepalive_timeout=1, timeout=3)
+    d = daemon_factory(keepalive_timeout=1, timeout=3,
+                       extra_args=("--header-timeout", "2"))
     c = d.connect()
     c.send(b"GET /api/tags HTTP/1.1\r\nHost: x\r\nX-Slow: ")
     assert c.wait_closed(8), "stalled head still open after 8 s"
