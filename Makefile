@@ -10,6 +10,7 @@ PREFIX ?=	/usr/local
 SBINDIR ?=	$(PREFIX)/sbin
 MANDIR ?=	$(PREFIX)/share/man
 SYSCONFDIR ?=	/etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 BUILD ?=	build
 PYTHON ?=	/usr/bin/python3
@@ -45,7 +46,7 @@ UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
 		libbsd-dev libmd-dev libjansson-dev node-llhttp libcmocka-dev \
-		python3-pytest curl sqlite3
+		python3-pytest curl sqlite3 systemd fail2ban logrotate
 
 .PHONY: all deps check unit e2e asan run install uninstall clean
 
@@ -116,25 +117,56 @@ asan: deps
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    unit e2e
 
+# The daemon refuses to serve as root unless told to; a quick start as
+# root (where make deps must run) says so explicitly.
 run: deps all
-	$(BUILD)/ollaguardd
+	$(BUILD)/ollaguardd $$([ "$$(id -u)" = 0 ] && echo --user root)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/ollaguard
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/ollaguard \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/init.d \
+	    $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/filter.d \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/jail.d
 	install -m 0755 $(BUILD)/ollaguardd $(BUILD)/ollaguard-keyctl \
 	    $(DESTDIR)$(SBINDIR)/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
-	@# An operator's edited config is never overwritten.
+	@# The service files name the binaries where this install puts them.
+	for f in systemd/ollaguardd.service init.d/ollaguardd \
+	    default/ollaguardd; do \
+	    sed 's|/usr/local/sbin/|$(SBINDIR)/|g' etc/$$f \
+	    >$(BUILD)/$$(echo $$f | tr / _); done
+	install -m 0644 $(BUILD)/systemd_ollaguardd.service \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/ollaguardd.service
+	install -m 0755 $(BUILD)/init.d_ollaguardd \
+	    $(DESTDIR)$(SYSCONFDIR)/init.d/ollaguardd
+	install -m 0644 etc/fail2ban/filter.d/ollaguard.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/filter.d/ollaguard.conf
+	@# Files an operator edits are written only when missing.
 	test -e $(DESTDIR)$(SYSCONFDIR)/ollaguard/ollaguard.conf || \
 	    install -m 0640 etc/ollaguard.conf $(DESTDIR)$(SYSCONFDIR)/ollaguard/
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/ollaguardd || \
+	    install -m 0640 $(BUILD)/default_ollaguardd \
+	    $(DESTDIR)$(SYSCONFDIR)/default/ollaguardd
+	test -e $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ollaguard || \
+	    install -m 0644 etc/logrotate.d/ollaguard \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ollaguard
+	test -e $(DESTDIR)$(SYSCONFDIR)/fail2ban/jail.d/ollaguard.conf || \
+	    install -m 0644 etc/fail2ban/jail.d/ollaguard.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/jail.d/ollaguard.conf
 
+# What an operator edited (the config, /etc/default, logrotate, the
+# jail) stays, as dpkg leaves conffiles on remove.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ollaguardd $(DESTDIR)$(SBINDIR)/ollaguard-keyctl
 	rm -f $(DESTDIR)$(MANDIR)/man8/ollaguardd.8 \
 	    $(DESTDIR)$(MANDIR)/man8/ollaguard-keyctl.8 \
 	    $(DESTDIR)$(MANDIR)/man5/ollaguard.conf.5
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/ollaguardd.service \
+	    $(DESTDIR)$(SYSCONFDIR)/init.d/ollaguardd \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/filter.d/ollaguard.conf
 
 clean:
 	rm -rf build build-asan

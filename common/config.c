@@ -383,8 +383,10 @@ config_file(struct config *cfg, const char *path, char *err, size_t errlen)
 			rc = -1;
 			break;
 		}
+		/* config and check-config make no sense inside a file. */
 		if ((s = setting_find(name, namelen)) == NULL ||
-		    strcmp(s->name, "config") == 0) {
+		    strcmp(s->name, "config") == 0 ||
+		    strcmp(s->name, "check-config") == 0) {
 			snprintf(err, errlen, "%s: unknown setting \"%.*s\"",
 			    where, (int)namelen, name);
 			rc = -1;

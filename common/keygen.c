@@ -98,6 +98,14 @@ keygen_hint(const char *key, size_t prefixlen, char *hint, size_t hintlen)
  * byte is looked at, so the time taken says nothing about where two
  * hashes first differ.
  */
+static int	keygen_timingsafe_bcmp(const void *, const void *, size_t);
+
+int
+keygen_equal(const void *a, const void *b, size_t n)
+{
+	return keygen_timingsafe_bcmp(a, b, n) == 0;
+}
+
 static int
 keygen_timingsafe_bcmp(const void *b1, const void *b2, size_t n)
 {

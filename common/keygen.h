@@ -30,6 +30,8 @@ void	keygen_hint(const char *key, size_t prefixlen, char *hint,
 /* Constant-time: 1 if equal, 0 if not. */
 int	keygen_hash_equal(const uint8_t a[KEYGEN_HASHLEN],
 	    const uint8_t b[KEYGEN_HASHLEN]);
+/* Constant-time comparison of n bytes: 1 if equal, 0 if not. */
+int	keygen_equal(const void *a, const void *b, size_t n);
 void	keygen_hex(const uint8_t hash[KEYGEN_HASHLEN], char hex[KEYGEN_HEXLEN]);
 /* -1 unless hex is exactly 64 hex digits. */
 int	keygen_unhex(const char *hex, uint8_t hash[KEYGEN_HASHLEN]);

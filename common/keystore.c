@@ -583,12 +583,13 @@ enum keystate
 keystore_lookup(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
     int64_t now, int64_t *id)
 {
-	return keystore_lookup_name(ks, hash, now, id, NULL, 0);
+	return keystore_lookup_name(ks, hash, now, id, NULL, 0, NULL);
 }
 
 enum keystate
 keystore_lookup_name(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
-    int64_t now, int64_t *id, char *name, size_t namesize)
+    int64_t now, int64_t *id, char *name, size_t namesize,
+    int64_t *expires_at)
 {
 	sqlite3_stmt		*st = ks->st[ST_LOOKUP];
 	const unsigned char	*s;
@@ -608,6 +609,8 @@ keystore_lookup_name(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
 		    (s = sqlite3_column_text(st, 3)) != NULL)
 			strlcpy(name, (const char *)s, namesize);
 		expires = sqlite3_column_int64(st, 1);
+		if (expires_at != NULL)
+			*expires_at = expires;
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
 			state = KEY_REVOKED;
 		else if (expires != 0 && expires <= now)

@@ -77,10 +77,12 @@ int		 keystore_add(struct keystore *, const struct keyinfo *,
 enum keystate	 keystore_lookup(struct keystore *,
 		    const uint8_t hash[KEYGEN_HASHLEN], int64_t now,
 		    int64_t *id);
-/* The same, and the key's name ("" when none) into name. */
+/* The same, and the key's name ("" when none) into name and its expiry
+ * (0: never) into *expires_at, each unless NULL. */
 enum keystate	 keystore_lookup_name(struct keystore *,
 		    const uint8_t hash[KEYGEN_HASHLEN], int64_t now,
-		    int64_t *id, char *name, size_t namesize);
+		    int64_t *id, char *name, size_t namesize,
+		    int64_t *expires_at);
 /* Finds a key by id, name or hash (for revoke and tests). */
 int		 keystore_get_id(struct keystore *, int64_t id,
 		    struct keyinfo *);

@@ -23,12 +23,30 @@
 #define AUTH_KEY_MAX	1024
 #define AUTH_USES	64
 #define AUTH_FLUSH_SECS	5
+#define AUTH_CACHE	64
 
 static uint8_t		 master_hash[KEYGEN_HASHLEN];
 static uint8_t		 prefixed_hash[KEYGEN_HASHLEN];
 static int		 have_master;
 static int		 open_mode;
+static int		 counted;
 static struct keyuse	 uses[AUTH_USES];
+
+/*
+ * Good keys this worker has seen, by hash.  Valid only until the
+ * database changes (auth_refresh empties it), so a key revoked anywhere
+ * fails on the very next request.
+ */
+struct cached {
+	uint8_t		 hash[KEYGEN_HASHLEN];
+	int64_t		 id;		/* 0: empty */
+	int64_t		 expires_at;
+	char		 name[KEYSTORE_NAME_MAX];
+};
+static struct cached	 cache[AUTH_CACHE];
+static char		 last_key[AUTH_KEY_MAX];
+static size_t		 last_len;
+static uint8_t		 last_hash[KEYGEN_HASHLEN];
 static size_t		 nuses;
 static time_t		 flush_at;
 
@@ -51,33 +69,65 @@ auth_init(const struct config *cfg)
 	flush_at = time(NULL) + AUTH_FLUSH_SECS;
 }
 
-/* Refreshes open_mode when the database changed; -1 if it failed. */
+/*
+ * Called before anything is read from the database: if any connection
+ * wrote since the last call, the cache of good keys is dropped and, with
+ * no master key, whether any key is active is counted again.  -1 if the
+ * database failed.
+ */
 static int
 auth_refresh(struct keystore *ks)
 {
 	int64_t n;
 	int changed;
 
-	if (have_master)
-		return 0;
 	if (ks == NULL)
 		return -1;
 	if ((changed = keystore_changed(ks)) == -1) {
 		log_warnx("key database: %s", keystore_errmsg(ks));
 		return -1;
 	}
-	if (changed) {
-		if ((n = keystore_count_active(ks, time(NULL))) == -1) {
-			log_warnx("key database: %s", keystore_errmsg(ks));
-			return -1;
-		}
-		if (open_mode != (n == 0))
-			log_info("authentication is %s",
-			    n == 0 ? "OFF: no master key and no active key"
-			    : "on");
-		open_mode = n == 0;
+	if (!changed)
+		return 0;
+	memset(cache, 0, sizeof(cache));
+	if (have_master)
+		return 0;
+	if ((n = keystore_count_active(ks, time(NULL))) == -1) {
+		log_warnx("key database: %s", keystore_errmsg(ks));
+		return -1;
 	}
+	/* The master said how it starts; a worker speaks up on a change. */
+	if (counted && open_mode != (n == 0))
+		log_info("authentication is %s", n == 0 ?
+		    "OFF: no master key and no active key" : "on");
+	open_mode = n == 0;
+	counted = 1;
 	return 0;
+}
+
+/* The slot a hash caches in; hashes are uniform, so any byte will do. */
+static struct cached *
+cache_slot(const uint8_t hash[KEYGEN_HASHLEN])
+{
+	return &cache[hash[0] % AUTH_CACHE];
+}
+
+/*
+ * Hashes the key, reusing the last digest when a keep-alive client sends
+ * the same key again (compared in constant time: it may be someone
+ * else's key).
+ */
+static void
+hash_key(const char *key, size_t len, uint8_t hash[KEYGEN_HASHLEN])
+{
+	if (len == last_len && keygen_equal(key, last_key, len)) {
+		memcpy(hash, last_hash, KEYGEN_HASHLEN);
+		return;
+	}
+	keygen_hash(key, len, hash);
+	memcpy(last_key, key, len);
+	last_len = len;
+	memcpy(last_hash, hash, KEYGEN_HASHLEN);
 }
 
 int
@@ -128,18 +178,20 @@ enum auth_result
 auth_check(const char *hdr, size_t len, struct auth_who *who)
 {
 	uint8_t hash[KEYGEN_HASHLEN];
-	struct keystore *ks = dbconn_get();
+	struct keystore *ks;
+	struct cached *slot;
 	const char *key;
 	size_t keylen;
+	int64_t expires = 0;
 	time_t now;
 	int is_master;
 
 	who->key_id = 0;
 	who->master = who->open = 0;
 	who->name[0] = '\0';
-	key = bearer_key(hdr, len, &keylen);
+	if ((key = bearer_key(hdr, len, &keylen)) != NULL)
+		hash_key(key, keylen, hash);
 	if (key != NULL && have_master) {
-		keygen_hash(key, keylen, hash);
 		/* Both compared, always, so timing says nothing.  The master
 		 * key needs no database, so it works when that is down. */
 		is_master = keygen_hash_equal(hash, master_hash);
@@ -149,6 +201,7 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 			return AUTH_PASS;
 		}
 	}
+	ks = dbconn_get();
 	if (auth_refresh(ks) == -1)
 		return AUTH_UNAVAILABLE;
 	/* With no key configured anywhere, any key (or none) passes: the
@@ -159,12 +212,22 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 	}
 	if (key == NULL)
 		return AUTH_MISSING;
-	if (!have_master)
-		keygen_hash(key, keylen, hash);
 	now = time(NULL);
+	slot = cache_slot(hash);
+	if (slot->id != 0 && keygen_hash_equal(slot->hash, hash) &&
+	    (slot->expires_at == 0 || slot->expires_at > now)) {
+		who->key_id = slot->id;
+		strlcpy(who->name, slot->name, sizeof(who->name));
+		auth_record(who->key_id, now);
+		return AUTH_PASS;
+	}
 	switch (keystore_lookup_name(ks, hash, now, &who->key_id, who->name,
-	    sizeof(who->name))) {
+	    sizeof(who->name), &expires)) {
 	case KEY_ACTIVE:
+		memcpy(slot->hash, hash, KEYGEN_HASHLEN);
+		slot->id = who->key_id;
+		slot->expires_at = expires;
+		strlcpy(slot->name, who->name, sizeof(slot->name));
 		auth_record(who->key_id, now);
 		return AUTH_PASS;
 	case KEY_ERROR:
@@ -201,5 +264,8 @@ auth_cleanup(void)
 {
 	auth_flush(1);
 	explicit_bzero(master_hash, sizeof(master_hash));
+	explicit_bzero(last_key, sizeof(last_key));
+	explicit_bzero(last_hash, sizeof(last_hash));
+	explicit_bzero(cache, sizeof(cache));
 	explicit_bzero(prefixed_hash, sizeof(prefixed_hash));
 }

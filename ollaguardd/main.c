@@ -35,6 +35,18 @@
 
 extern char	**environ;
 
+static struct pidfh	*pfh;
+static pid_t		 pid_owner;
+
+/* A start that fails after the pidfile was taken must not leave it
+ * behind; only the process that wrote it removes it. */
+static void
+remove_pidfile(void)
+{
+	if (pfh != NULL && getpid() == pid_owner)
+		pidfile_remove(pfh);
+}
+
 static int
 listen_on(const struct config *cfg)
 {
@@ -172,7 +184,7 @@ static int
 check_config(struct config *cfg)
 {
 	struct keystore *ks;
-	char err[PATH_MAX + 512];
+	char err[PATH_MAX + 512], dir[PATH_MAX];
 	CURLU *u;
 	int rc = 0;
 
@@ -183,7 +195,17 @@ check_config(struct config *cfg)
 		rc = 1;
 	}
 	curl_url_cleanup(u);
-	if (access(cfg->db, F_OK) == -1)
+	if (cfg->min_spare > cfg->max_spare) {
+		fprintf(stderr, "ollaguardd: min-spare (%lld) is above "
+		    "max-spare (%lld)\n", cfg->min_spare, cfg->max_spare);
+		rc = 1;
+	}
+	strlcpy(dir, cfg->db, sizeof(dir));
+	if (access(dirname(dir), W_OK | X_OK) == -1) {
+		fprintf(stderr, "ollaguardd: db %s: folder: %s\n", cfg->db,
+		    strerror(errno));
+		rc = 1;
+	} else if (access(cfg->db, F_OK) == -1)
 		printf("# %s does not exist yet: it will be created\n", cfg->db);
 	else if ((ks = keystore_open(cfg->db, KEYSTORE_NOCREATE, err,
 	    sizeof(err))) == NULL) {
@@ -253,7 +275,6 @@ int
 main(int argc, char *argv[])
 {
 	struct config *cfg;
-	struct pidfh *pfh = NULL;
 	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
 	int64_t active;
 	pid_t other;
@@ -278,12 +299,19 @@ main(int argc, char *argv[])
 	}
 	setproctitle("master");
 	log_setlevel(log_level_parse(cfg->log_level));
-	if (cfg->check_config)
-		return check_config(cfg);
+	if (cfg->check_config) {
+		rc = check_config(cfg);
+		config_clear(cfg);
+		free(cfg);
+		for (fd = 0; args[fd] != NULL; fd++)
+			free(args[fd]);
+		free(args);
+		return rc;
+	}
 	if (cfg->min_spare > cfg->max_spare)
 		fatalx("min-spare (%lld) is above max-spare (%lld)",
 		    cfg->min_spare, cfg->max_spare);
-	if (cfg->syslog || cfg->daemon)
+	if (cfg->syslog)
 		log_syslog(log_facility_parse(cfg->syslog_facility));
 
 	if (cfg->pidfile[0] != '\0') {
@@ -293,6 +321,8 @@ main(int argc, char *argv[])
 			    cfg->pidfile, (long)other);
 		if (pfh == NULL)
 			fatal("pidfile %s", cfg->pidfile);
+		pid_owner = getpid();
+		atexit(remove_pidfile);
 	}
 	fd = listen_on(cfg);
 	drop_privileges(cfg);
@@ -303,8 +333,13 @@ main(int argc, char *argv[])
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
 
-	if (cfg->daemon)
+	/* Until here errors went to stderr, where whoever started us
+	 * sees them; a daemon has no stderr from now on. */
+	if (cfg->daemon) {
+		log_syslog(log_facility_parse(cfg->syslog_facility));
 		daemonize();
+		pid_owner = getpid();
+	}
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		fatal("pidfile %s", cfg->pidfile);
 
@@ -319,8 +354,6 @@ main(int argc, char *argv[])
 		    cfg->master_key[0] != '\0' ? "master key and " : "",
 		    (long long)active, active == 1 ? "" : "s", cfg->db);
 	rc = master_run(fd, cfg, argc, args, cwd);
-	if (pfh != NULL)
-		pidfile_remove(pfh);
 	curl_global_cleanup();
 	return rc;
 }

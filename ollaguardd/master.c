@@ -216,10 +216,10 @@ maintain(void)
 	}
 	if (time(NULL) < backoff_until)
 		return;
+	/* As Apache does: while short, spawn at the current rate, not just
+	 * the shortfall, so a burst is met in seconds, not minutes. */
 	if (idle < cur->min_spare && all < cur->max_workers) {
-		want = (int)cur->min_spare - idle;
-		if (want > spawn_rate)
-			want = spawn_rate;
+		want = spawn_rate;
 		if (want > (int)cur->max_workers - all)
 			want = (int)cur->max_workers - all;
 		spawn_n(want);
@@ -394,6 +394,7 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 {
 	struct sigaction sa;
 	struct timespec ts;
+	int64_t next_maintain = 0;
 	int i, n;
 
 	lfd = fd;
@@ -442,7 +443,12 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 		n = reap();
 		if (n > 0 && time(NULL) >= backoff_until)
 			spawn_n(n);
-		maintain();
+		/* A signal (a worker's exit, say) wakes the loop early; the
+		 * pool is sized once a second, not once per wake-up. */
+		if (mono_ms() >= next_maintain) {
+			next_maintain = mono_ms() + 1000;
+			maintain();
+		}
 	}
 	if (got_quit)
 		stop_now();

@@ -77,6 +77,8 @@ static char		 hdrout[HDR_OUT_MAX];
 static struct curl_slist hdrnodes[REQUEST_FIELDS_MAX + 8];
 static char		 errbuf[CURL_ERROR_SIZE];
 
+static void	arm_once(void);
+
 static int64_t
 now_us(void)
 {
@@ -108,6 +110,8 @@ proxy_init(const struct config *cfg)
 	while (base_len > 0 && base_url[base_len - 1] == '/')
 		base_url[--base_len] = '\0';
 	silence_ms = (long)cfg->timeout * 1000;
+	memcpy(url, base_url, base_len);
+	arm_once();
 	return 0;
 }
 
@@ -138,17 +142,22 @@ proxy_fail_name(enum proxy_fail f)
 static int
 is_hop(const char *name, size_t len)
 {
-	static const char *const hop[] = {
-		"connection", "keep-alive", "te", "trailer",
-		"transfer-encoding", "upgrade", "proxy-connection",
-		"proxy-authenticate", "proxy-authorization",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (strlen(hop[i]) == len && strncasecmp(hop[i], name, len) == 0)
-			return 1;
-	return len > 6 && strncasecmp(name, "proxy-", 6) == 0;
+	/* By length first: most headers are not hop-by-hop, and this is
+	 * asked of every header in both directions. */
+	switch (len) {
+	case 2:
+		return strncasecmp(name, "te", 2) == 0;
+	case 7:
+		return strncasecmp(name, "trailer", 7) == 0 ||
+		    strncasecmp(name, "upgrade", 7) == 0;
+	case 10:
+		return strncasecmp(name, "connection", 10) == 0 ||
+		    strncasecmp(name, "keep-alive", 10) == 0;
+	case 17:
+		return strncasecmp(name, "transfer-encoding", 17) == 0;
+	default:
+		return len > 6 && strncasecmp(name, "proxy-", 6) == 0;
+	}
 }
 
 static int
@@ -542,17 +551,22 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return 0;
 }
 
+/*
+ * Method and body.  HTTPGET first puts the handle back to a plain GET
+ * (no body, no upload) whatever the last request was; then each method
+ * sets only what it needs.  HEAD uses NOBODY, never CUSTOMREQUEST.
+ */
 static void
 set_method(struct request *r)
 {
 	curl_off_t size = r->chunked ? -1 : (curl_off_t)r->content_length;
 
+	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, NULL);
 	switch (r->method_id) {
 	case HTTP_GET:
-		if (!r->has_body) {
-			curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+		if (!r->has_body)
 			return;
-		}
 		break;
 	case HTTP_HEAD:
 		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
@@ -575,16 +589,15 @@ set_method(struct request *r)
 	}
 }
 
+/*
+ * What stays the same for every request is set once, when the worker
+ * starts: curl_easy_reset() and setting it all again cost more than
+ * parsing the request.  arm() sets everything else, every time, so
+ * nothing of one request leaks into the next.
+ */
 static void
-arm(struct client *c)
+arm_once(void)
 {
-	struct request *r = &c->req;
-
-	curl_easy_reset(curl);
-	memcpy(url, base_url, base_len);
-	memcpy(url + base_len, r->target, r->target_len);
-	url[base_len + r->target_len] = '\0';
-	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(curl, CURLOPT_PROXY, "");
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -594,13 +607,25 @@ arm(struct client *c)
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
 	    silence_ms < 10000 ? silence_ms : 10000L);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, build_request_headers(c));
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_cb);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 64L * 1024);
+	curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 64L * 1024);
+}
+
+static void
+arm(struct client *c)
+{
+	struct request *r = &c->req;
+
+	memcpy(url + base_len, r->target, r->target_len);
+	url[base_len + r->target_len] = '\0';
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, build_request_headers(c));
 	set_method(r);
 }
 
@@ -628,6 +653,16 @@ upstream_error(CURLcode rc, enum proxy_fail *fail, int *status)
 }
 
 static void	forward(struct client *, struct proxy_result *);
+
+/* How much of the target a log line shows: the path, never the query,
+ * which may carry secrets. */
+static int
+logpath_len(const struct request *r)
+{
+	const char *q = memchr(r->target, '?', r->target_len);
+
+	return (int)(q != NULL ? (size_t)(q - r->target) : r->target_len);
+}
 
 void
 proxy_forward(struct client *c, struct proxy_result *res)
@@ -698,7 +733,7 @@ forward(struct client *c, struct proxy_result *res)
 		 * learns the response is incomplete. */
 		res->status = xf.status;
 		log_warnx("%s %.*s: response cut short (%s): %s", r->method,
-		    (int)r->target_len, r->target, proxy_fail_name(xf.fail),
+		    logpath_len(r), r->target, proxy_fail_name(xf.fail),
 		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
 		return;
 	}
@@ -706,7 +741,7 @@ forward(struct client *c, struct proxy_result *res)
 	case PF_CLIENT_GONE:
 		res->status = 0;
 		log_info("%s %.*s: client went away", r->method,
-		    (int)r->target_len, r->target);
+		    logpath_len(r), r->target);
 		return;
 	case PF_CLIENT_BODY:
 		if (r->status != 0) {
@@ -715,7 +750,7 @@ forward(struct client *c, struct proxy_result *res)
 			msg = r->error;
 		} else {
 			res->status = 0;
-			log_info("%s %.*s: %s", r->method, (int)r->target_len,
+			log_info("%s %.*s: %s", r->method, logpath_len(r),
 			    r->target, r->error != NULL ? r->error :
 			    "client body failed");
 			return;
@@ -732,7 +767,7 @@ forward(struct client *c, struct proxy_result *res)
 			msg = "the Ollama server sent a malformed response";
 		break;
 	}
-	log_warnx("%s %.*s: %d (%s): %s", r->method, (int)r->target_len,
+	log_warnx("%s %.*s: %d (%s): %s", r->method, logpath_len(r),
 	    r->target, res->status, proxy_fail_name(xf.fail),
 	    errbuf[0] != '\0' ? errbuf : msg);
 	reply_error(c, res->status, msg, 1);

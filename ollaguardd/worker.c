@@ -133,6 +133,19 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* "ollaguardd: worker GET /api/chat"; redone only when it changes,
+ * since a keep-alive client mostly asks for the same thing again. */
+static void
+set_title(const char *what)
+{
+	static char last[SB_WHAT_MAX];
+
+	if (strcmp(last, what) == 0)
+		return;
+	strlcpy(last, what, sizeof(last));
+	setproctitle("worker %s", what);
+}
+
 static uint64_t
 sent(int n)
 {
@@ -283,12 +296,32 @@ over_conn_cap(struct client *c)
 	return 1;
 }
 
+/* A request the parser refused still gets its access log line. */
+static void
+log_refused(struct client *c)
+{
+	struct access_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.client = c->addr;
+	e.key = "-";
+	e.key_name = "";
+	e.method = c->req.method != NULL ? c->req.method : "-";
+	e.target = c->req.target != NULL ? c->req.target : "-";
+	e.target_len = c->req.target != NULL ? c->req.target_len : 1;
+	e.http_minor = c->req.http_minor;
+	e.status = c->req.status;
+	e.ttfb_us = -1;
+	e.fail = "bad-request";
+	accesslog_write(&e);
+}
+
 static void
 serve(struct client *c)
 {
 	struct access_entry e;
 	int64_t start;
-	int keep;
+	int keep, rc;
 
 	if (over_conn_cap(c)) {
 		client_close(c);
@@ -297,13 +330,15 @@ serve(struct client *c)
 	}
 	for (;;) {
 		sb_set_state(slot, SB_READING);
-		if (client_read_head(c) <= 0)
+		if ((rc = client_read_head(c)) == -1)
+			log_refused(c);
+		if (rc <= 0)
 			break;
 		start = now_us();
 		slot->req_start_ms = start / 1000;
 		sb_set_what(slot, c->req.method, c->req.target,
 		    c->req.target_len);
-		setproctitle("worker %s", slot->what);
+		set_title(slot->what);
 
 		memset(&e, 0, sizeof(e));
 		e.client = c->addr;
@@ -395,7 +430,7 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 			accesslog_reopen();
 		}
 		sb_set_state(slot, SB_IDLE);
-		setproctitle("worker idle");
+		set_title("idle");
 		slen = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &slen, SOCK_CLOEXEC);
 		if (fd == -1) {
