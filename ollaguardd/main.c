@@ -255,6 +255,16 @@ daemonize(void)
 		close(fd);
 }
 
+static void
+free_argv(char **v)
+{
+	int i;
+
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* argv as config_load will need it on every reload: setproctitle
  * reuses the memory the original lives in. */
 static char **
@@ -290,12 +300,16 @@ main(int argc, char *argv[])
 	if ((cfg = malloc(sizeof(*cfg))) == NULL)
 		fatal("malloc");
 	rc = config_load(cfg, argc, args, err, sizeof(err));
-	if (rc == CONFIG_EXIT)
-		return 0;
-	if (rc == CONFIG_ERROR || config_absolute(cfg, cwd, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "ollaguardd: %s\n", err);
-		return 1;
+	if (rc == CONFIG_OK && config_absolute(cfg, cwd, err,
+	    sizeof(err)) == -1)
+		rc = CONFIG_ERROR;
+	if (rc != CONFIG_OK) {
+		if (rc == CONFIG_ERROR)
+			fprintf(stderr, "ollaguardd: %s\n", err);
+		config_clear(cfg);
+		free(cfg);
+		free_argv(args);
+		return rc == CONFIG_EXIT ? 0 : 1;
 	}
 	setproctitle("master");
 	log_setlevel(log_level_parse(cfg->log_level));
@@ -303,9 +317,7 @@ main(int argc, char *argv[])
 		rc = check_config(cfg);
 		config_clear(cfg);
 		free(cfg);
-		for (fd = 0; args[fd] != NULL; fd++)
-			free(args[fd]);
-		free(args);
+		free_argv(args);
 		return rc;
 	}
 	if (cfg->min_spare > cfg->max_spare)
@@ -353,7 +365,9 @@ main(int argc, char *argv[])
 		log_info("authentication on: %s%lld active key%s in %s",
 		    cfg->master_key[0] != '\0' ? "master key and " : "",
 		    (long long)active, active == 1 ? "" : "s", cfg->db);
+	/* master_run owns cfg from here (a reload replaces it). */
 	rc = master_run(fd, cfg, argc, args, cwd);
+	free_argv(args);
 	curl_global_cleanup();
 	return rc;
 }

@@ -456,5 +456,7 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 		stop_gracefully();
 	log_info("stopped");
 	free(wk);
+	config_clear(cur);
+	free(cur);
 	return 0;
 }

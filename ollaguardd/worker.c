@@ -39,6 +39,9 @@ static volatile sig_atomic_t	 reopen;
 static volatile sig_atomic_t	 idle_fd = -1;
 static volatile sig_atomic_t	 listen_fd = -1;
 static struct client		 cl;
+/* Who the current request is: the access log line is written after
+ * handle() returns and names the key from here. */
+static struct auth_who		 req_who;
 static struct sb_slot		*slot;
 static const struct config	*conf;
 static long long		 served;
@@ -233,35 +236,34 @@ handle(struct client *c, struct access_entry *e)
 {
 	struct request *r = &c->req;
 	struct proxy_result res;
-	struct auth_who who;
 	enum auth_result a = AUTH_PASS;
 	const char *hdr;
 	size_t len;
 	int close = 0;
 
-	who.master = who.open = 0;
-	who.key_id = 0;
-	who.name[0] = '\0';
+	req_who.master = req_who.open = 0;
+	req_who.key_id = 0;
+	req_who.name[0] = '\0';
 	hdr = request_header(r, RH_AUTHORIZATION, &len);
 	if (admin_match(c)) {
-		a = auth_check(hdr, len, &who);
-		entry_who(e, a, &who);
+		a = auth_check(hdr, len, &req_who);
+		entry_who(e, a, &req_who);
 		if ((a == AUTH_MISSING || a == AUTH_INVALID) &&
 		    admin_enabled() && r->method_id == HTTP_POST)
 			return !refuse_key(c, a, e);
-		if (a != AUTH_PASS || !who.master)
+		if (a != AUTH_PASS || !req_who.master)
 			close = drain_body(c) == -1;
-		e->status = admin_generate(c, a, &who, &close);
+		e->status = admin_generate(c, a, &req_who, &close);
 		e->fail = e->status == 200 ? "-" : e->status == 401 ? "auth" :
 		    "admin";
 		return !close && r->keepalive;
 	}
 	if (!is_preflight(r)) {
-		a = auth_check(hdr, len, &who);
-		entry_who(e, a, &who);
+		a = auth_check(hdr, len, &req_who);
+		entry_who(e, a, &req_who);
 		if (a != AUTH_PASS)
 			return !refuse_key(c, a, e);
-		slot->key_id = who.key_id;
+		slot->key_id = req_who.key_id;
 	} else
 		e->key = "-";
 	sb_set_state(slot, SB_PROXYING);

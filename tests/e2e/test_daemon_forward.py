@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import MASTER_KEY, assert_error_response, bearer, build_request
+from conftest import (MASTER_KEY, assert_error_response, bearer,
+                      build_request, chunk_encode)
 from stub_upstream import TAGS_BODY, pattern_bytes
 
 MiB = 1024 * 1024
@@ -238,16 +239,18 @@ def test_content_length_body_keeps_content_length(daemon, stub, size):
         assert req.header_all("Content-Length") in ([], ["0"])
 
 
-def test_expect_100_continue(daemon, stub):
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_expect_100_continue(daemon, stub, chunked):
     body = body_of(100_000)
+    framing = ("Transfer-Encoding", "chunked") if chunked else \
+        ("Content-Length", str(len(body)))
     c = daemon.connect()
     c.send(build_request("POST", "/echo", daemon.auth() + [
-        ("Expect", "100-continue"),
-        ("Content-Length", str(len(body)))]))
+        ("Expect", "100-continue"), framing]))
     r = c.read_head("POST", interim=True)
     assert r.status == 100, f"expected 100 Continue first, got {r!r}"
     assert stub.requests == [] or not stub.requests[0].body_complete
-    c.send(body)
+    c.send(chunk_encode(body, 7000) if chunked else body)
     r = c.read_response("POST")
     assert r.status == 200, r
     req = stub.last_request()

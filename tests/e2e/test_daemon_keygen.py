@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import (KEY_RE, MASTER_KEY, assert_error_response, bearer,
-                      keyctl_add)
+                      build_request, keyctl_add)
 from stub_upstream import TAGS_BODY
 
 ISO_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"
@@ -153,6 +153,27 @@ def test_generate_bad_body_400(daemon, stub, body):
     # and no key was made: the next one is the first
     obj = check_generated(daemon.generate({}))
     assert obj["id"] == 1, f"a key was stored for the bad body: {obj}"
+
+
+def test_generate_huge_body_refused(daemon, stub):
+    """A body far beyond any {"name", "expires_in"} is refused (413 or
+    400), promptly, without a key being made."""
+    body = b'{"name": "' + b"n" * (2 * 1024 * 1024) + b'"}'
+    c = daemon.connect(timeout=10)
+    try:
+        c.send(build_request("POST", "/key/generate", daemon.auth(), body))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    r = c.read_response("POST")
+    assert r.status in (400, 413), r
+    assert_error_response(r, r.status)
+    assert check_generated(daemon.generate({}))["id"] == 1
+    assert stub.requests == []
+
+
+def test_generate_name_too_long_400(daemon):
+    r = daemon.generate({"name": "n" * 129})
+    assert_error_response(r, 400)
 
 
 def test_generate_chunked_body(daemon):

@@ -105,12 +105,13 @@ CASES = [
     ("two-authorizations", req([AUTH[:-2]])),
     ("two-authorizations-different", req([b"Authorization: Bearer other"])),
     # -- Upgrade
-    ("upgrade-websocket", req([b"Connection: Upgrade",
-                               b"Upgrade: websocket",
-                               b"Sec-WebSocket-Version: 13",
-                               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])),
-    ("upgrade-h2c", req([b"Connection: Upgrade, HTTP2-Settings",
-                         b"Upgrade: h2c", b"HTTP2-Settings: AAMAAABkAAQAAP__"])),
+    ("upgrade-websocket", req([
+        b"Connection: Upgrade", b"Upgrade: websocket",
+        b"Sec-WebSocket-Version: 13",
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])),
+    ("upgrade-h2c", req([
+        b"Connection: Upgrade, HTTP2-Settings", b"Upgrade: h2c",
+        b"HTTP2-Settings: AAMAAABkAAQAAP__"])),
     ("upgrade-without-connection", req([b"Upgrade: websocket"])),
     # -- request line
     ("garbage-line", b"GARBAGE\r\n\r\n"),
@@ -314,7 +315,7 @@ def test_slow_head_in_pieces_still_parsed(daemon, stub):
     assert stub.last_request().target == "/api/tags?pieces=1"
 
 
-# -- targets that must not choose the upstream ----------------------------------
+# -- targets that must not choose the upstream -------------------------
 
 
 def check_not_rerouted(daemon, stub, evil_stub, data, forwarded_target):
