@@ -116,6 +116,7 @@ client_read_head(struct client *c)
 
 	request_reset(r);
 	c->pos = 0;
+	c->sent = c->body_read = 0;
 	/*
 	 * A new connection has --header-timeout from accept() for its whole
 	 * first head; a kept-alive one may idle --keepalive-timeout, then
@@ -179,6 +180,7 @@ client_read_body(struct client *c, char *dst, size_t len)
 			if (used == -1)
 				return -1;
 			c->pos += (size_t)used;
+			c->body_read += out;
 			if (out > 0)
 				return (ssize_t)out;
 			continue;
@@ -238,6 +240,7 @@ client_sendv(struct client *c, struct iovec *iov, int iovcnt)
 				continue;
 			return -1;
 		}
+		c->sent += (uint64_t)n;
 		while (msg.msg_iovlen > 0 &&
 		    (size_t)n >= msg.msg_iov[0].iov_len) {
 			n -= (ssize_t)msg.msg_iov[0].iov_len;

@@ -31,6 +31,9 @@ struct client {
 	size_t			 end;
 	struct request		 req;
 	int64_t			 accepted_ms;
+	/* Per request, for the access log: whatever path answered it. */
+	uint64_t		 sent;		/* bytes written to the client */
+	uint64_t		 body_read;	/* request body bytes decoded */
 	int			 requests;	/* served on this connection */
 	/* Timeouts, in milliseconds. */
 	int			 keepalive_ms;

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,29 +222,29 @@ check_config(struct config *cfg)
 	return rc;
 }
 
+/* Forks; the parent leaves at once, the child goes on. */
+static void
+fork_away(void)
+{
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		return;
+	default:
+		_exit(0);
+	}
+}
+
 static void
 daemonize(void)
 {
 	int fd;
 
-	switch (fork()) {
-	case -1:
-		fatal("fork");
-	case 0:
-		break;
-	default:
-		_exit(0);
-	}
+	fork_away();
 	if (setsid() == -1)
 		fatal("setsid");
-	switch (fork()) {
-	case -1:
-		fatal("fork");
-	case 0:
-		break;
-	default:
-		_exit(0);
-	}
+	fork_away();	/* not a session leader: never gets a terminal */
 	if (chdir("/") == -1)
 		fatal("chdir /");
 	if ((fd = open("/dev/null", O_RDWR)) == -1)
@@ -285,11 +286,21 @@ int
 main(int argc, char *argv[])
 {
 	struct config *cfg;
+	sigset_t early;
 	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
 	int64_t active;
 	pid_t other;
 	int fd, rc;
 
+	/* Until the master has its handlers, a SIGHUP from logrotate or a
+	 * SIGTERM from systemd waits instead of killing us half started. */
+	sigemptyset(&early);
+	sigaddset(&early, SIGHUP);
+	sigaddset(&early, SIGUSR1);
+	sigaddset(&early, SIGTERM);
+	sigaddset(&early, SIGINT);
+	sigaddset(&early, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &early, NULL);
 	log_init("ollaguardd", 1, LOG_LEVEL_INFO);
 	args = copy_argv(argc, argv);
 	/* From here on the original argv (and with it a --master-key) is

@@ -165,9 +165,10 @@ reap(void)
 			continue;
 		s = sb_slot(i);
 		if (WIFSIGNALED(status))
-			log_warnx("worker %ld killed by signal %d (%s) while "
+			log_warnx("worker %ld killed by signal %d (SIG%s) while "
 			    "%s%s%s", (long)pid, WTERMSIG(status),
-			    strsignal(WTERMSIG(status)),
+			    sigabbrev_np(WTERMSIG(status)) != NULL ?
+			    sigabbrev_np(WTERMSIG(status)) : "?",
 			    sb_state_name(s->state),
 			    s->req_start_ms != 0 ? ": " : "",
 			    s->req_start_ms != 0 ? s->what : "");
@@ -420,6 +421,7 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &sa.sa_mask, NULL);	/* main blocked them */
 	log_setprefix("master");
 	setproctitle("master");
 

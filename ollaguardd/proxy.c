@@ -49,8 +49,6 @@ struct xfer {
 	int64_t		 last_rx_ms;
 	int64_t		 start_us;
 	int64_t		 ttfb_us;
-	uint64_t	 bytes_in;
-	uint64_t	 bytes_out;
 	int64_t		 last_gone_ms;
 	curl_off_t	 last_dl, last_ul;
 
@@ -422,7 +420,6 @@ send_head(void)
 {
 	if (client_send(xf.c, xf.head, xf.headlen) == -1)
 		return -1;
-	xf.bytes_out += xf.headlen;
 	xf.head_pending = 0;
 	xf.head_sent = 1;
 	return 0;
@@ -459,8 +456,6 @@ write_cb(char *data, size_t size, size_t nitems, void *arg)
 		    PF_CLIENT_SLOW : PF_CLIENT_GONE;
 		return 0;
 	}
-	while (n-- > 0)
-		xf.bytes_out += iov[n].iov_len;
 	xf.head_pending = 0;
 	xf.head_sent = 1;
 	return len;
@@ -488,7 +483,6 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 		xf.fail = PF_CLIENT_BODY;
 		return CURL_READFUNC_ABORT;
 	}
-	xf.bytes_in += (uint64_t)got;
 	if (xf.replay_ok) {
 		if (xf.replay_len + (size_t)got <= sizeof(xf.replay)) {
 			memcpy(xf.replay + xf.replay_len, buf, (size_t)got);
@@ -668,8 +662,6 @@ void
 proxy_forward(struct client *c, struct proxy_result *res)
 {
 	forward(c, res);
-	res->bytes_in = xf.bytes_in;
-	res->bytes_out = xf.bytes_out;
 	res->ttfb_us = xf.ttfb_us;
 }
 
@@ -692,7 +684,6 @@ forward(struct client *c, struct proxy_result *res)
 	xf.last_dl = xf.last_ul = 0;
 	xf.start_us = now_us();
 	xf.ttfb_us = -1;
-	xf.bytes_in = xf.bytes_out = 0;
 	xf.rawlen = xf.headlen = 0;
 	xf.replay_len = xf.replay_pos = 0;
 	xf.replay_ok = 1;
@@ -713,8 +704,6 @@ forward(struct client *c, struct proxy_result *res)
 		else if (xf.chunked_out &&
 		    client_send(c, "0\r\n\r\n", 5) == -1)
 			xf.fail = PF_CLIENT_GONE;
-		else if (xf.chunked_out)
-			xf.bytes_out += 5;
 		res->status = xf.status;
 		res->fail = xf.fail;
 		res->close = xf.fail != PF_NONE || xf.close_after ||

@@ -25,8 +25,6 @@ struct proxy_result {
 	int		 status;	/* sent to the client; 0 if none */
 	enum proxy_fail	 fail;
 	int		 close;		/* the client connection must close */
-	uint64_t	 bytes_in;	/* request body bytes sent upstream */
-	uint64_t	 bytes_out;	/* bytes written to the client */
 	int64_t		 ttfb_us;	/* first upstream byte; -1 if none */
 };
 

@@ -75,9 +75,7 @@ reply_send(struct client *c, int status, const char *body, size_t len,
 		{ head, (size_t)n },
 		{ (void *)(uintptr_t)body, len },
 	};
-	if (client_sendv(c, iov, 2) == -1)
-		return -1;
-	return n + (int)len;
+	return client_sendv(c, iov, 2);
 }
 
 int

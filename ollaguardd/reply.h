@@ -11,7 +11,7 @@ struct client;
 
 /*
  * Sends status with {"error": msg}; with close, says Connection: close.
- * Each returns the bytes sent, or -1 if the client is gone.
+ * Each returns 0, or -1 if the client is gone.
  */
 int	reply_error(struct client *, int status, const char *msg, int close);
 /* Like reply_error, with extra header lines (each ending in \r\n). */

@@ -149,12 +149,6 @@ set_title(const char *what)
 	setproctitle("worker %s", what);
 }
 
-static uint64_t
-sent(int n)
-{
-	return n > 0 ? (uint64_t)n : 0;
-}
-
 /* Fills in who the access log names for this request. */
 static void
 entry_who(struct access_entry *e, enum auth_result a,
@@ -197,9 +191,8 @@ limited(struct client *c, struct access_entry *e, int close)
 		    "times this minute; answering 429 for %d s", c->addr,
 		    conf->auth_fail_limit, retry);
 	snprintf(hdrs, sizeof(hdrs), "Retry-After: %d\r\n", retry);
-	e->bytes_out = sent(reply_error_hdrs(c, 429, "too many failed "
-	    "authentications from your address; try again later", hdrs,
-	    close));
+	reply_error_hdrs(c, 429, "too many failed authentications from "
+	    "your address; try again later", hdrs, close);
 	e->status = 429;
 	return 1;
 }
@@ -212,8 +205,7 @@ refuse_key(struct client *c, enum auth_result a, struct access_entry *e)
 
 	close = drain_body(c) == -1 || !c->req.keepalive;
 	if (a == AUTH_UNAVAILABLE) {
-		e->bytes_out = sent(reply_error(c, 503, "the key database is "
-		    "unavailable", close));
+		reply_error(c, 503, "the key database is unavailable", close);
 		e->status = 503;
 		e->fail = "db-unavailable";
 		return close;
@@ -223,9 +215,9 @@ refuse_key(struct client *c, enum auth_result a, struct access_entry *e)
 		return close;
 	log_warnx("auth failed: client=%s reason=%s", c->addr,
 	    a == AUTH_MISSING ? "missing-key" : "invalid-key");
-	e->bytes_out = sent(reply_error_hdrs(c, 401, a == AUTH_MISSING ?
+	reply_error_hdrs(c, 401, a == AUTH_MISSING ?
 	    "missing API key: send \"Authorization: Bearer <key>\"" :
-	    "invalid API key", "WWW-Authenticate: Bearer\r\n", close));
+	    "invalid API key", "WWW-Authenticate: Bearer\r\n", close);
 	e->status = 401;
 	return close;
 }
@@ -270,8 +262,6 @@ handle(struct client *c, struct access_entry *e)
 	proxy_forward(c, &res);
 	e->status = res.status;
 	e->fail = proxy_fail_name(res.fail);
-	e->bytes_in = res.bytes_in;
-	e->bytes_out = res.bytes_out;
 	e->ttfb_us = res.ttfb_us;
 	return !res.close;
 }
@@ -338,6 +328,11 @@ serve(struct client *c)
 			break;
 		start = now_us();
 		slot->req_start_ms = start / 1000;
+		/* The last request before --max-requests retires the worker
+		 * says Connection: close, so the client does not send another
+		 * into a closing connection. */
+		if (conf->max_requests > 0 && served + 1 >= conf->max_requests)
+			c->req.keepalive = 0;
 		sb_set_what(slot, c->req.method, c->req.target,
 		    c->req.target_len);
 		set_title(slot->what);
@@ -351,6 +346,12 @@ serve(struct client *c)
 		e.ttfb_us = -1;
 		keep = handle(c, &e);
 		e.duration_us = now_us() - start;
+		e.bytes_in = c->body_read;
+		e.bytes_out = c->sent;
+		if (reopen) {
+			reopen = 0;
+			accesslog_reopen();
+		}
 		accesslog_write(&e);
 
 		slot->requests++;
@@ -366,10 +367,6 @@ serve(struct client *c)
 		if (!c->req.body_done && drain_body(c) == -1)
 			break;
 		client_next(c);
-		if (reopen) {
-			reopen = 0;
-			accesslog_reopen();
-		}
 	}
 	sb_set_state(slot, SB_CLOSING);
 	client_close(c);
