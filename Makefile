@@ -46,9 +46,9 @@ UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
 		libbsd-dev libmd-dev libjansson-dev node-llhttp libcmocka-dev \
-		python3-pytest curl sqlite3 systemd fail2ban logrotate
+		python3-pytest curl sqlite3 systemd fail2ban logrotate valgrind
 
-.PHONY: all deps check unit e2e asan run install uninstall clean
+.PHONY: all deps check unit e2e asan run install uninstall clean valgrind
 
 all: $(BUILD)/ollaguardd $(BUILD)/ollaguard-keyctl
 
@@ -110,12 +110,17 @@ e2e: all
 
 check: deps
 	$(MAKE) unit
+	$(MAKE) fuzz-replay
 	$(MAKE) e2e
 
 asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	    unit e2e
+	    unit fuzz-replay e2e
+
+# valgrind cannot run ASan binaries: this uses the plain build.
+valgrind: deps all
+	tests/valgrind/run.sh $(BUILD)
 
 # The daemon refuses to serve as root unless told to; a quick start as
 # root (where make deps must run) says so explicitly.
@@ -170,3 +175,7 @@ uninstall:
 
 clean:
 	rm -rf build build-asan
+
+# Last, so that its rules see the variables above and "all" stays the
+# default goal: libFuzzer targets (make fuzz) and their corpus replay.
+-include tests/fuzz/fuzz.mk

@@ -553,6 +553,13 @@ parse_time(json_t *o, const char *field, int64_t *t, char *why,
 		    "(like 2026-11-26T14:05:00Z)", field);
 		return -1;
 	}
+	/* 0 is "never" in a keyinfo: the epoch itself would import a
+	 * revoked key as active and an expiring one as never expiring. */
+	if (*t == 0) {
+		snprintf(why, whylen, "\"%s\" is 1970-01-01T00:00:00Z, which "
+		    "means nothing here; use null for never", field);
+		return -1;
+	}
 	return 0;
 }
 

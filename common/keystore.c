@@ -154,7 +154,7 @@ static int	ks_exists(struct keystore *, sqlite3_stmt *);
 static int
 ks_file(const char *path, int flags, char *err, size_t errlen)
 {
-	char		 dir[PATH_MAX], *slash;
+	char		 dir[PATH_MAX], *slash, magic[16];
 	struct stat	 sb;
 	int		 fd, created = 0, saved;
 
@@ -202,6 +202,20 @@ ks_file(const char *path, int flags, char *err, size_t errlen)
 	}
 	if (created && fchmod(fd, 0600) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/*
+	 * A non-empty file must start as every SQLite database does, or
+	 * SQLite never sees it: opened, a foreign file next to a database's
+	 * leftover -wal can have that WAL played into it on close, losing
+	 * the keys the WAL held.
+	 */
+	if (sb.st_size > 0 && (pread(fd, magic, sizeof(magic), 0) !=
+	    (ssize_t)sizeof(magic) ||
+	    memcmp(magic, "SQLite format 3", sizeof(magic)) != 0)) {
+		snprintf(err, errlen, "%s: not an ollaguard key database "
+		    "(file is not a database)", path);
 		close(fd);
 		return -1;
 	}

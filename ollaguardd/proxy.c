@@ -11,9 +11,13 @@
  * where upstream silence and a vanished client are noticed, so an
  * abandoned generation is cut within a second even when nothing flows.
  */
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 
+#include <linux/sockios.h>
+
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +55,7 @@ struct xfer {
 	int64_t		 ttfb_us;
 	int64_t		 last_gone_ms;
 	curl_off_t	 last_dl, last_ul;
+	int		 last_queued;	/* unsent bytes on the upstream socket */
 
 	size_t		 rawlen;	/* upstream header lines */
 	char		 raw[RESP_HEAD_MAX];
@@ -378,6 +383,63 @@ build_response_head(void)
 	xf.head_ready_ms = now_ms();
 }
 
+/* Refuses the upstream response: nothing of it reaches the client. */
+static size_t
+bad_upstream(const char *why)
+{
+	xf.fail = PF_UPSTREAM_BAD;
+	xf.fail_msg = why;
+	return 0;
+}
+
+/*
+ * A status line the client can be given as it is: "HTTP/1.x", a space,
+ * three digits from 100 to 599, and a space and reason (or nothing).
+ */
+static int
+status_line_ok(const char *buf, size_t len)
+{
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 ||
+	    (buf[7] != '0' && buf[7] != '1') || buf[8] != ' ' ||
+	    buf[9] < '1' || buf[9] > '5' || !isdigit((unsigned char)buf[10]) ||
+	    !isdigit((unsigned char)buf[11]))
+		return 0;
+	return len == 12 || (buf[12] == ' ' && (len == 13 || buf[13] != ' '));
+}
+
+/*
+ * A header line may not carry a bare CR or another control byte (it
+ * could split the response at the client), and a Content-Length must be
+ * digits alone ("17, 17" frames nothing reliably).
+ */
+static int
+header_line_ok(const char *buf, size_t len)
+{
+	const char *colon, *v;
+	size_t i;
+
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	for (i = 0; i < len; i++)
+		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\t') ||
+		    buf[i] == 0x7f)
+			return 0;
+	if ((colon = memchr(buf, ':', len)) == NULL ||
+	    !name_is(buf, (size_t)(colon - buf), "content-length"))
+		return 1;
+	for (v = colon + 1; v < buf + len && (*v == ' ' || *v == '\t'); v++)
+		;
+	if (v == buf + len)
+		return 0;
+	for (; v < buf + len && isdigit((unsigned char)*v); v++)
+		;
+	for (; v < buf + len && (*v == ' ' || *v == '\t'); v++)
+		;
+	return v == buf + len;
+}
+
 static size_t
 header_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
@@ -389,13 +451,14 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	if (xf.done_headers)
 		return len;		/* trailers: not relayed */
 	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+		if (!status_line_ok(buf, len))
+			return bad_upstream("the Ollama server sent a malformed "
+			    "status line");
 		xf.rawlen = 0;
-		xf.status = 0;
-		if (len > 12)
-			xf.status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 +
-			    (buf[11] - '0');
-	}
-	if ((len == 2 && buf[0] == '\r') || (len == 1 && buf[0] == '\n')) {
+		xf.status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 +
+		    (buf[11] - '0');
+	} else if ((len == 2 && buf[0] == '\r') || (len == 1 &&
+	    buf[0] == '\n')) {
 		/* 1xx responses are interim: wait for the final one. */
 		if (xf.status >= 100 && xf.status < 200) {
 			xf.rawlen = 0;
@@ -404,12 +467,13 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		xf.done_headers = 1;
 		build_response_head();
 		return xf.fail == PF_NONE ? len : 0;
-	}
-	if (xf.rawlen + len > sizeof(xf.raw)) {
-		xf.fail = PF_UPSTREAM_BAD;
-		xf.fail_msg = "upstream response head too large";
-		return 0;
-	}
+	} else if (!header_line_ok(buf, len))
+		return bad_upstream("the Ollama server sent a malformed header "
+		    "(a control character, or a Content-Length that is not a "
+		    "number)");
+	if (xf.rawlen + len > sizeof(xf.raw))
+		return bad_upstream("the Ollama server's response head is "
+		    "larger than 32 KiB");
 	memcpy(xf.raw + xf.rawlen, buf, len);
 	xf.rawlen += len;
 	return len;
@@ -509,6 +573,31 @@ seek_cb(void *arg, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/*
+ * Upload progress counts bytes handed to the kernel, which on a fast
+ * link takes a whole body at once; an Ollama that then reads it slowly
+ * is busy, not silent.  The bytes still queued on the upstream socket
+ * say whether it reads: asked only when the silence limit is reached.
+ */
+static int
+upstream_reading(void)
+{
+	curl_socket_t fd;
+	int queued;
+
+	if (xf.last_ul == 0 ||
+	    curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
+	    fd == CURL_SOCKET_BAD || ioctl(fd, SIOCOUTQ, &queued) == -1)
+		return 0;
+	if (queued == 0 || queued == xf.last_queued) {
+		xf.last_queued = queued;
+		return 0;
+	}
+	xf.last_queued = queued;
+	xf.last_rx_ms = now_ms();
+	return 1;
+}
+
 static int
 progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
@@ -531,7 +620,7 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		xf.last_ul = ulnow;
 		xf.last_rx_ms = now;
 	}
-	if (now - xf.last_rx_ms >= silence_ms) {
+	if (now - xf.last_rx_ms >= silence_ms && !upstream_reading()) {
 		xf.fail = PF_UPSTREAM_TIMEOUT;
 		return 1;
 	}
@@ -682,6 +771,7 @@ forward(struct client *c, struct proxy_result *res)
 	xf.fail_msg = NULL;
 	xf.last_rx_ms = xf.last_gone_ms = now_ms();
 	xf.last_dl = xf.last_ul = 0;
+	xf.last_queued = -1;
 	xf.start_us = now_us();
 	xf.ttfb_us = -1;
 	xf.rawlen = xf.headlen = 0;
@@ -758,6 +848,7 @@ forward(struct client *c, struct proxy_result *res)
 	}
 	log_warnx("%s %.*s: %d (%s): %s", r->method, logpath_len(r),
 	    r->target, res->status, proxy_fail_name(xf.fail),
-	    errbuf[0] != '\0' ? errbuf : msg);
+	    xf.fail_msg != NULL || xf.fail == PF_CLIENT_BODY ||
+	    errbuf[0] == '\0' ? msg : errbuf);
 	reply_error(c, res->status, msg, 1);
 }

@@ -199,7 +199,11 @@ on_headers_complete(llhttp_t *p)
 			    "100-continue");
 		r->expect_continue = r->http_minor == 1;
 	}
-	r->keepalive = llhttp_should_keep_alive(p);
+	/* RFC 9112 9.3, from the Connection lists as the proxy reads them
+	 * everywhere else: llhttp misses "close" before white space and a
+	 * comma, and takes the non-standard Proxy-Connection for it. */
+	r->keepalive = !request_connection_has(r, "close") &&
+	    (r->http_minor == 1 || request_connection_has(r, "keep-alive"));
 	r->head_done = 1;
 	if (!r->has_body)
 		r->body_done = 1;
