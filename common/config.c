@@ -82,7 +82,7 @@ static const struct setting settings[] = {
 	    "seconds of upstream silence before giving up (504)"),
 	STR("db", "OLLAGUARD_DB", db, "./ollaguard.db", "PATH", NULL,
 	    "the key database"),
-	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "4",
+	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "8",
 	    "worker processes started at launch"),
 	NUM("min-spare", "OLLAGUARD_MIN_SPARE", min_spare, 0, 4096, "2",
 	    "fewest idle workers kept ready"),

@@ -224,34 +224,59 @@ client_send(struct client *c, const void *buf, size_t len)
 	return client_sendv(c, &iov, 1);
 }
 
+/*
+ * The first sendmsg() blocks, bounded by the socket's SO_SNDTIMEO
+ * (--send-timeout, inherited from the listen socket); almost always it
+ * takes everything.  If it takes only part, the rest must go within
+ * what is left of --send-timeout in all: a client that lets a byte
+ * through now and then must not hold the worker for ever.
+ */
 int
 client_sendv(struct client *c, struct iovec *iov, int iovcnt)
 {
 	struct msghdr msg;
+	struct pollfd pfd;
+	int64_t deadline = client_now_ms() + c->send_ms, left;
 	ssize_t n;
+	int flags = MSG_NOSIGNAL;
 
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
 	msg.msg_iovlen = iovcnt;
 	while (msg.msg_iovlen > 0) {
-		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+		n = sendmsg(c->fd, &msg, flags);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (flags & MSG_DONTWAIT) == 0)
+			return -1;
+		if (n > 0) {
+			c->sent += (uint64_t)n;
+			while (msg.msg_iovlen > 0 &&
+			    (size_t)n >= msg.msg_iov[0].iov_len) {
+				n -= (ssize_t)msg.msg_iov[0].iov_len;
+				msg.msg_iov++;
+				msg.msg_iovlen--;
+			}
+			if (msg.msg_iovlen > 0) {
+				msg.msg_iov[0].iov_base =
+				    (char *)msg.msg_iov[0].iov_base + n;
+				msg.msg_iov[0].iov_len -= (size_t)n;
+			}
+		} else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (msg.msg_iovlen == 0)
+			break;
+		if ((left = deadline - client_now_ms()) <= 0) {
+			errno = EAGAIN;
 			return -1;
 		}
-		c->sent += (uint64_t)n;
-		while (msg.msg_iovlen > 0 &&
-		    (size_t)n >= msg.msg_iov[0].iov_len) {
-			n -= (ssize_t)msg.msg_iov[0].iov_len;
-			msg.msg_iov++;
-			msg.msg_iovlen--;
+		pfd.fd = c->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) == 0) {
+			errno = EAGAIN;
+			return -1;
 		}
-		if (msg.msg_iovlen > 0) {
-			msg.msg_iov[0].iov_base =
-			    (char *)msg.msg_iov[0].iov_base + n;
-			msg.msg_iov[0].iov_len -= (size_t)n;
-		}
+		flags = MSG_NOSIGNAL | MSG_DONTWAIT;
 	}
 	return 0;
 }

@@ -39,6 +39,7 @@ struct client {
 	int			 keepalive_ms;
 	int			 header_ms;
 	int			 body_ms;
+	int			 send_ms;
 };
 
 /* Prepares c for a new accepted connection. */

@@ -2,7 +2,7 @@
  * master: the prefork pool, after Apache's prefork MPM.
  *
  * Signal handlers only set flags.  The loop wakes on any signal, and
- * otherwise once a second, then: acts on the flags, reaps exited
+ * otherwise four times a second, then: acts on the flags, reaps exited
  * workers, and keeps between --min-spare and --max-spare workers idle
  * (never more than --max-workers in all).  Spawning doubles its rate
  * each second the pool stays short (1, 2, 4 ... 32); surplus idle
@@ -39,6 +39,7 @@
 #define BACKOFF_MAX_SECS	30
 #define SPAWN_RATE_MAX		32
 #define QUIT_GRACE_MS		2000
+#define TICK_MS			250
 
 struct worker {
 	pid_t		 pid;
@@ -54,6 +55,9 @@ static uint32_t			 generation;
 static struct config		*cur;
 static int			 lfd;
 static int			 spawn_rate = 1;
+static int			 spawned_this_second;
+static int			 short_this_second;
+static int64_t			 next_second;
 static int			 at_limit_logged;
 static time_t			 backoff_until;
 static int			 backoff;
@@ -197,12 +201,17 @@ reap(void)
 	return replace;
 }
 
-/* Keeps the idle count between min-spare and max-spare. */
+/*
+ * Keeps the idle count between min-spare and max-spare.  Runs every
+ * tick (a quarter second) so a pool that ran out of idle workers gets
+ * one at once; the rate and the retiring are per second, as in Apache.
+ */
 static void
 maintain(void)
 {
 	struct sb_slot *s;
-	int i, all = 0, live = 0, idle = 0, want, n;
+	int64_t now = mono_ms();
+	int i, all = 0, idle = 0, want, n;
 
 	for (i = 0; i < nslots; i++) {
 		if (wk[i].pid == 0)
@@ -210,42 +219,52 @@ maintain(void)
 		all++;
 		if (wk[i].retiring)
 			continue;
-		live++;
 		s = sb_slot(i);
 		if (s->state == SB_IDLE || s->state == SB_STARTING)
 			idle++;
 	}
+	if (now >= next_second) {
+		next_second = now + 1000;
+		/* The rate doubles each second the pool stays short. */
+		if (!short_this_second)
+			spawn_rate = 1;
+		else if (spawn_rate < SPAWN_RATE_MAX)
+			spawn_rate *= 2;
+		short_this_second = spawned_this_second = 0;
+		if (backoff > 0 && time(NULL) >= backoff_until + 2 * backoff)
+			backoff = 0;	/* quiet a while: forget the crashes */
+
+		if (idle == 0 && all >= cur->max_workers) {
+			if (!at_limit_logged)
+				log_warnx("all %d workers are busy "
+				    "(--max-workers): new connections wait in "
+				    "the listen backlog", all);
+			at_limit_logged = 1;
+		} else if (idle > 0)
+			at_limit_logged = 0;
+
+		/* A third of the surplus a second: a burst's pool is back
+		 * to --max-spare idle within about 15 s. */
+		if (idle > cur->max_spare) {
+			n = (idle - (int)cur->max_spare + 2) / 3;
+			for (i = nslots - 1; i >= 0 && n > 0; i--) {
+				if (wk[i].pid == 0 || wk[i].retiring ||
+				    sb_slot(i)->state != SB_IDLE)
+					continue;
+				retire(i, SIGTERM);
+				n--;
+			}
+		}
+	}
 	if (time(NULL) < backoff_until)
 		return;
-	/* As Apache does: while short, spawn at the current rate, not just
-	 * the shortfall, so a burst is met in seconds, not minutes. */
 	if (idle < cur->min_spare && all < cur->max_workers) {
-		want = spawn_rate;
+		short_this_second = 1;
+		want = spawn_rate - spawned_this_second;
 		if (want > (int)cur->max_workers - all)
 			want = (int)cur->max_workers - all;
-		spawn_n(want);
-		if (spawn_rate < SPAWN_RATE_MAX)
-			spawn_rate *= 2;
-	} else
-		spawn_rate = 1;
-
-	if (idle == 0 && all >= cur->max_workers) {
-		if (!at_limit_logged)
-			log_warnx("all %d workers are busy (--max-workers): new "
-			    "connections wait in the listen backlog", all);
-		at_limit_logged = 1;
-	} else if (idle > 0)
-		at_limit_logged = 0;
-
-	if (idle > cur->max_spare) {
-		n = (idle - (int)cur->max_spare + 2) / 3;
-		for (i = nslots - 1; i >= 0 && n > 0; i--) {
-			if (wk[i].pid == 0 || wk[i].retiring ||
-			    sb_slot(i)->state != SB_IDLE)
-				continue;
-			retire(i, SIGTERM);
-			n--;
-		}
+		if (want > 0)
+			spawned_this_second += spawn_n(want);
 	}
 }
 
@@ -427,8 +446,8 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 
 	spawn_n((int)cfg->workers);
 	while (!got_stop && !got_quit) {
-		ts.tv_sec = 1;
-		ts.tv_nsec = 0;
+		ts.tv_sec = 0;
+		ts.tv_nsec = TICK_MS * 1000 * 1000;
 		nanosleep(&ts, NULL);
 		if (got_stop || got_quit)
 			break;
@@ -446,9 +465,9 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 		if (n > 0 && time(NULL) >= backoff_until)
 			spawn_n(n);
 		/* A signal (a worker's exit, say) wakes the loop early; the
-		 * pool is sized once a second, not once per wake-up. */
+		 * pool is looked at once a tick, not once per wake-up. */
 		if (mono_ms() >= next_maintain) {
-			next_maintain = mono_ms() + 1000;
+			next_maintain = mono_ms() + TICK_MS;
 			maintain();
 		}
 	}

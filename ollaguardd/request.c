@@ -9,6 +9,7 @@
  * request past a stricter or laxer upstream, so they are refused here,
  * before a byte goes upstream.
  */
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -126,6 +127,20 @@ on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
+/* RFC 3986 authority: reg-name, IP literal and port characters only
+ * (no userinfo "@", no spaces or slashes). */
+static int
+host_valid(const char *v, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)v[i]) &&
+		    strchr("-._~!$&'()*+,;=%:[]", v[i]) == NULL)
+			return 0;
+	return 1;
+}
+
 /* Makes the target origin-form: an absolute-form target keeps only its
  * path and query, so a client can never pick the upstream. */
 static int
@@ -174,6 +189,10 @@ on_headers_complete(llhttp_t *p)
 		return refuse(r, 400, "a fragment (#) in the request target");
 	if (r->http_minor == 1 && r->idx[RH_HOST] == -1)
 		return refuse(r, 400, "HTTP/1.1 request without a Host header");
+	if ((v = request_header(r, RH_HOST, &vlen)) != NULL &&
+	    !host_valid(v, vlen))
+		return refuse(r, 400, "the Host header is not a host name or "
+		    "address (RFC 9112 3.2)");
 	if (r->idx[RH_UPGRADE] != -1)
 		return refuse(r, 400, "protocol upgrades are not supported");
 	if ((v = request_header(r, RH_TRANSFER_ENCODING, &vlen)) != NULL) {

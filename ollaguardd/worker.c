@@ -422,6 +422,7 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 	cl.keepalive_ms = (int)cfg->keepalive_timeout * 1000;
 	cl.header_ms = (int)cfg->header_timeout * 1000;
 	cl.body_ms = (int)cfg->body_timeout * 1000;
+	cl.send_ms = (int)cfg->send_timeout * 1000;
 
 	while (!stopping) {
 		if (reopen) {

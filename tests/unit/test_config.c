@@ -174,7 +174,7 @@ test_defaults(void **state)
 	assert_string_equal(cfg.prefix, "");
 	assert_int_equal(cfg.timeout, 300);
 	assert_string_equal(cfg.db, "./ollaguard.db");
-	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(cfg.workers, 8);
 	assert_string_equal(cfg.config_file, "");
 	assert_int_equal(cfg.backlog, 511);
 	assert_int_equal(cfg.keepalive_timeout, 5);
@@ -260,7 +260,7 @@ test_precedence(void **state)
 	load_ok(&cfg, ARGS());
 	assert_int_equal(cfg.port, 4000);
 	assert_int_equal(cfg.timeout, 22);
-	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(cfg.workers, 8);
 }
 
 static void
@@ -331,7 +331,7 @@ test_file_syntax(void **state)
 	load_text(&cfg, "port = 1001\r\ntimeout = 9\r\nworkers = 4");
 	assert_int_equal(cfg.port, 1001);
 	assert_int_equal(cfg.timeout, 9);
-	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(cfg.workers, 8);
 
 	/* A later line overrides an earlier one. */
 	load_text(&cfg, "port = 1\nport = 2\n");
