@@ -154,6 +154,7 @@ static int	ks_exists(struct keystore *, sqlite3_stmt *);
 static int
 ks_file(const char *path, int flags, char *err, size_t errlen)
 {
+	static const char zero[16];
 	char		 dir[PATH_MAX], *slash, magic[16];
 	struct stat	 sb;
 	int		 fd, created = 0, saved;
@@ -209,11 +210,13 @@ ks_file(const char *path, int flags, char *err, size_t errlen)
 	 * A non-empty file must start as every SQLite database does, or
 	 * SQLite never sees it: opened, a foreign file next to a database's
 	 * leftover -wal can have that WAL played into it on close, losing
-	 * the keys the WAL held.
+	 * the keys the WAL held.  Zeros are a file another process is
+	 * creating this moment, which SQLite itself sorts out.
 	 */
-	if (sb.st_size > 0 && (pread(fd, magic, sizeof(magic), 0) !=
-	    (ssize_t)sizeof(magic) ||
-	    memcmp(magic, "SQLite format 3", sizeof(magic)) != 0)) {
+	memset(magic, 0, sizeof(magic));
+	if (sb.st_size > 0 && (pread(fd, magic, sizeof(magic), 0) == -1 ||
+	    (memcmp(magic, "SQLite format 3", sizeof(magic)) != 0 &&
+	    memcmp(magic, zero, sizeof(magic)) != 0))) {
 		snprintf(err, errlen, "%s: not an ollaguard key database "
 		    "(file is not a database)", path);
 		close(fd);

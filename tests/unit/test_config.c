@@ -331,7 +331,7 @@ test_file_syntax(void **state)
 	load_text(&cfg, "port = 1001\r\ntimeout = 9\r\nworkers = 4");
 	assert_int_equal(cfg.port, 1001);
 	assert_int_equal(cfg.timeout, 9);
-	assert_int_equal(cfg.workers, 8);
+	assert_int_equal(cfg.workers, 4);
 
 	/* A later line overrides an earlier one. */
 	load_text(&cfg, "port = 1\nport = 2\n");
