@@ -148,8 +148,9 @@ client_read_head(struct client *c)
 		if (c->end == 0)
 			return 0;	/* idle connection ended or timed out */
 		if (n == -1 && errno == ETIMEDOUT) {
-			reply_error(c, 408, "the request head did not arrive "
-			    "in time", 1);
+			r->status = 408;
+			r->error = "the request head did not arrive in time";
+			reply_error(c, r->status, r->error, 1);
 			return -1;
 		}
 		return 0;	/* gone mid-head: nobody to answer */

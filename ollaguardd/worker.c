@@ -303,6 +303,7 @@ log_refused(struct client *c)
 	e.target_len = c->req.target != NULL ? c->req.target_len : 1;
 	e.http_minor = c->req.http_minor;
 	e.status = c->req.status;
+	e.bytes_out = c->sent;
 	e.ttfb_us = -1;
 	e.fail = "bad-request";
 	accesslog_write(&e);

@@ -86,6 +86,47 @@ def free_port():
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+# ---------------------------------------------------------------------------
+# Processes (the daemon's pool), shared by the ops and hardening tests
+
+
+def wait_until(pred, timeout, interval=0.02):
+    """Polls pred() until it is true or timeout passes; returns its last
+    value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(interval)
+
+
+def proc_state(pid):
+    """The state letter of pid ("R", "S", "Z" ...), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()[0]
+
+
+def children(pid):
+    """The live (not zombie) children of pid, sorted."""
+    kids = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return sorted(k for k in kids if proc_state(k) not in (None, "Z"))
+
+
 
 def require_binary(path, what):
     if os.access(path, os.X_OK):

@@ -28,8 +28,8 @@ import pytest
 
 from conftest import (KEYCTL, MASTER_KEY, Eof, HttpConn, _group_members,
                       assert_error_response, bearer, build_request,
-                      daemon_env, free_port, keyctl, keyctl_add,
-                      require_binary)
+                      children, daemon_env, free_port, keyctl, keyctl_add,
+                      proc_state, require_binary, wait_until)
 from stub_upstream import NDJSON_LINES, TAGS_BODY
 
 NDJSON_BODY = b"".join(NDJSON_LINES)
@@ -38,40 +38,6 @@ BUSY_TITLE = "ollaguardd: worker GET /stream/ndjson"
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-def wait_until(pred, timeout, interval=0.02):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(interval)
-
-
-def proc_state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2:].split()[0]
-
-
-def children(pid):
-    """The live (not zombie) children of pid."""
-    kids = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
-    for t in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{t}/children") as f:
-                kids += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    return sorted(k for k in kids if proc_state(k) not in (None, "Z"))
 
 
 def title(pid):

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from conftest import (ProtocolError, _register, assert_error_response,
-                      build_request, free_port)
+                      build_request, children, free_port, wait_until)
 from faulty_upstream import (FaultyUpstream, answer_raw, close_at_once,
                              read_then_close, serve_then_drop, silent,
                              slow_reader)
@@ -32,40 +32,6 @@ KIB = 1024
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-def wait_until(pred, timeout, interval=0.02):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(interval)
-
-
-def children(pid):
-    """The live (not zombie) children of pid."""
-    kids = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
-    for t in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{t}/children") as f:
-                kids += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    live = []
-    for k in kids:
-        try:
-            with open(f"/proc/{k}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if stat[stat.rfind(")") + 2:].split()[0] != "Z":
-            live.append(k)
-    return sorted(live)
 
 
 def log_line(d, pattern, timeout=3.0):

@@ -16,48 +16,12 @@ import time
 
 import pytest
 
-from conftest import SANITIZER_MARKS, build_request, _group_members
+from conftest import (SANITIZER_MARKS, _group_members, build_request,
+                      children, proc_state, wait_until)
 from stub_upstream import NDJSON_LINES
 
 # The whole body of a released /stream/ndjson stream.
 NDJSON_BODY = b"".join(NDJSON_LINES)
-
-
-def wait_until(pred, timeout, interval=0.05):
-    """Polls pred() until it is true or timeout passes; returns its last
-    value."""
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(interval)
-
-
-def proc_state(pid):
-    """The state letter of pid ("R", "S", "Z" ...), or None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2:].split()[0]
-
-
-def children(pid):
-    """The live (not zombie) children of pid."""
-    kids = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
-    for t in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{t}/children") as f:
-                kids += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    return [k for k in kids if proc_state(k) not in (None, "Z")]
 
 
 def cmdline(pid):
