@@ -110,7 +110,7 @@ static const struct setting settings[] = {
 	NUM("send-timeout", "OLLAGUARD_SEND_TIMEOUT", send_timeout, 1, 86400,
 	    "60", "seconds a client may stop reading before it is dropped"),
 	NUM("max-conns-per-ip", "OLLAGUARD_MAX_CONNS_PER_IP",
-	    max_conns_per_ip, 0, 1000000, "64",
+	    max_conns_per_ip, 0, 1000000, "256",
 	    "connections one client address may hold (0: no limit)"),
 	NUM("auth-fail-limit", "OLLAGUARD_AUTH_FAIL_LIMIT", auth_fail_limit,
 	    0, 1000000, "30", "failed authentications per minute from one "
