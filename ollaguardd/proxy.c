@@ -26,6 +26,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "headers.h"
 #include "log.h"
 #include "proxy.h"
 #include "reply.h"
@@ -34,7 +35,6 @@
 
 #define RESP_HEAD_MAX	(32 * 1024)
 #define REPLAY_MAX	(64 * 1024)
-#define HDR_OUT_MAX	(REQUEST_HEAD_MAX + 1024)
 #define GONE_CHECK_MS	250
 #define HEAD_HOLD_MS	200
 
@@ -76,8 +76,6 @@ static size_t		 base_len;
 static long		 silence_ms;
 static struct xfer	 xf;
 static char		 url[CONFIG_URL_MAX + REQUEST_TARGET_MAX + 1];
-static char		 hdrout[HDR_OUT_MAX];
-static struct curl_slist hdrnodes[REQUEST_FIELDS_MAX + 8];
 static char		 errbuf[CURL_ERROR_SIZE];
 
 static void	arm_once(void);
@@ -141,248 +139,6 @@ proxy_fail_name(enum proxy_fail f)
 	return "-";
 }
 
-/* Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself. */
-static int
-is_hop(const char *name, size_t len)
-{
-	/* By length first: most headers are not hop-by-hop, and this is
-	 * asked of every header in both directions. */
-	switch (len) {
-	case 2:
-		return strncasecmp(name, "te", 2) == 0;
-	case 7:
-		return strncasecmp(name, "trailer", 7) == 0 ||
-		    strncasecmp(name, "upgrade", 7) == 0;
-	case 10:
-		return strncasecmp(name, "connection", 10) == 0 ||
-		    strncasecmp(name, "keep-alive", 10) == 0;
-	case 17:
-		return strncasecmp(name, "transfer-encoding", 17) == 0;
-	default:
-		return len > 6 && strncasecmp(name, "proxy-", 6) == 0;
-	}
-}
-
-static int
-name_is(const char *name, size_t len, const char *want)
-{
-	return strlen(want) == len && strncasecmp(name, want, len) == 0;
-}
-
-/* Is the header called name[0, len) listed in a Connection value? */
-static int
-named_by_connection(const char *conn, size_t connlen, const char *name,
-    size_t len)
-{
-	char tok[64];
-
-	if (conn == NULL || len >= sizeof(tok))
-		return 0;
-	memcpy(tok, name, len);
-	tok[len] = '\0';
-	return request_list_has(conn, connlen, tok);
-}
-
-/* Is the header called name[0, len) listed in a client's Connection? */
-static int
-named_by_request_connection(const struct request *r, const char *name,
-    size_t len)
-{
-	char tok[64];
-
-	if (r->idx[RH_CONNECTION] == -1 || len >= sizeof(tok))
-		return 0;
-	memcpy(tok, name, len);
-	tok[len] = '\0';
-	return request_connection_has(r, tok);
-}
-
-/* Appends one "Name: value" node; an empty value uses curl's "Name;". */
-static struct curl_slist *
-hdr_add(struct curl_slist *tail, size_t *used, int *n, const char *name,
-    size_t namelen, const char *value, size_t valuelen)
-{
-	char *p = hdrout + *used;
-	size_t need = namelen + valuelen + 3;
-
-	if (*used + need > sizeof(hdrout) ||
-	    *n == (int)(sizeof(hdrnodes) / sizeof(hdrnodes[0])))
-		return tail;
-	memcpy(p, name, namelen);
-	if (valuelen == 0) {
-		p[namelen] = ';';
-		p[namelen + 1] = '\0';
-	} else {
-		p[namelen] = ':';
-		p[namelen + 1] = ' ';
-		memcpy(p + namelen + 2, value, valuelen);
-		p[namelen + 2 + valuelen] = '\0';
-	}
-	*used += need;
-	hdrnodes[*n].data = p;
-	hdrnodes[*n].next = NULL;
-	if (tail != NULL)
-		tail->next = &hdrnodes[*n];
-	return &hdrnodes[(*n)++];
-}
-
-/*
- * The request headers for upstream, as a curl_slist built in static
- * nodes (no allocation).  curl sets Host from the URL and frames the
- * body itself; empty "Name:" entries remove headers curl would add.
- */
-static struct curl_slist *
-build_request_headers(struct client *c)
-{
-	struct request *r = &c->req;
-	struct curl_slist *tail = NULL;
-	const struct header *h;
-	const char *host;
-	size_t hostlen, used = 0;
-	int i, n = 0, have_accept = 0, have_ctype = 0;
-
-	for (i = 0; i < r->nhdr; i++) {
-		h = &r->hdr[i];
-		if (is_hop(h->name, h->namelen) ||
-		    name_is(h->name, h->namelen, "host") ||
-		    name_is(h->name, h->namelen, "authorization") ||
-		    name_is(h->name, h->namelen, "expect") ||
-		    name_is(h->name, h->namelen, "content-length") ||
-		    name_is(h->name, h->namelen, "x-forwarded-for") ||
-		    name_is(h->name, h->namelen, "x-forwarded-proto") ||
-		    name_is(h->name, h->namelen, "x-forwarded-host") ||
-		    named_by_request_connection(r, h->name, h->namelen))
-			continue;
-		if (name_is(h->name, h->namelen, "accept"))
-			have_accept = 1;
-		if (name_is(h->name, h->namelen, "content-type"))
-			have_ctype = 1;
-		tail = hdr_add(tail, &used, &n, h->name, h->namelen, h->value,
-		    h->valuelen);
-	}
-	tail = hdr_add(tail, &used, &n, "X-Forwarded-For", 15, c->addr,
-	    strlen(c->addr));
-	tail = hdr_add(tail, &used, &n, "X-Forwarded-Proto", 17, "http", 4);
-	if ((host = request_header(r, RH_HOST, &hostlen)) != NULL)
-		tail = hdr_add(tail, &used, &n, "X-Forwarded-Host", 16, host,
-		    hostlen);
-	/* "Name:" with nothing after it tells curl not to send its own. */
-	hdrnodes[n].data = (char *)(uintptr_t)"Expect:";
-	hdrnodes[n].next = NULL;
-	if (tail != NULL)
-		tail->next = &hdrnodes[n];
-	tail = &hdrnodes[n++];
-	if (!have_accept) {
-		hdrnodes[n].data = (char *)(uintptr_t)"Accept:";
-		hdrnodes[n].next = NULL;
-		tail->next = &hdrnodes[n];
-		tail = &hdrnodes[n++];
-	}
-	if (!have_ctype) {
-		hdrnodes[n].data = (char *)(uintptr_t)"Content-Type:";
-		hdrnodes[n].next = NULL;
-		tail->next = &hdrnodes[n];
-		n++;
-	}
-	return &hdrnodes[0];
-}
-
-/* The next line of the upstream head: [*line, *lend) without its end. */
-static const char *
-next_line(const char *line, const char *end, const char **lend)
-{
-	const char *nl = memchr(line, '\n', (size_t)(end - line));
-	const char *next = nl != NULL ? nl + 1 : end;
-
-	*lend = nl != NULL ? nl : end;
-	if (*lend > line && (*lend)[-1] == '\r')
-		(*lend)--;
-	return next;
-}
-
-static void
-head_add(size_t *n, const char *s, size_t len)
-{
-	if (*n + len + 2 > sizeof(xf.head) - 64)
-		return;
-	memcpy(xf.head + *n, s, len);
-	memcpy(xf.head + *n + len, "\r\n", 2);
-	*n += len + 2;
-}
-
-/*
- * Builds the client's response head from the upstream header lines:
- * hop-by-hop headers dropped, and the body framed for this client.
- */
-static void
-build_response_head(void)
-{
-	struct request *r = &xf.c->req;
-	const char *line, *lend, *next, *end = xf.raw + xf.rawlen, *colon;
-	const char *conn = NULL, *sp;
-	size_t conn_len = 0, namelen, n;
-	int have_cl = 0, have_te = 0, no_body;
-
-	/* Connection may come after the headers it names: find it first. */
-	next = next_line(xf.raw, end, &lend);
-	for (line = next; line < end; line = next) {
-		next = next_line(line, end, &lend);
-		colon = memchr(line, ':', (size_t)(lend - line));
-		if (colon != NULL &&
-		    name_is(line, (size_t)(colon - line), "connection")) {
-			conn = colon + 1;
-			conn_len = (size_t)(lend - conn);
-		}
-	}
-	/* The status line, as HTTP/1.1 with upstream's code and reason. */
-	next = next_line(xf.raw, end, &lend);
-	sp = memchr(xf.raw, ' ', (size_t)(lend - xf.raw));
-	n = 0;
-	head_add(&n, "HTTP/1.1", 8);
-	n -= 2;
-	head_add(&n, sp != NULL ? sp : " 502 Bad Gateway",
-	    sp != NULL ? (size_t)(lend - sp) : 16);
-	for (line = next; line < end; line = next) {
-		next = next_line(line, end, &lend);
-		colon = memchr(line, ':', (size_t)(lend - line));
-		if (colon == NULL)
-			continue;
-		namelen = (size_t)(colon - line);
-		if (name_is(line, namelen, "transfer-encoding"))
-			have_te++;
-		if (name_is(line, namelen, "content-length"))
-			have_cl++;
-		if (is_hop(line, namelen) ||
-		    named_by_connection(conn, conn_len, line, namelen))
-			continue;
-		head_add(&n, line, (size_t)(lend - line));
-	}
-	/* The framing of what upstream sends must be unambiguous, or the
-	 * response could smuggle a second one: refuse it whole. */
-	if (have_cl > 1 || (have_cl && have_te)) {
-		xf.fail = PF_UPSTREAM_BAD;
-		xf.fail_msg = "the Ollama server sent an ambiguous response "
-		    "(Content-Length twice, or with Transfer-Encoding)";
-		return;
-	}
-	no_body = xf.is_head || xf.status == 204 || xf.status == 304;
-	if (!no_body && !have_cl) {
-		if (r->http_minor == 1) {
-			xf.chunked_out = 1;
-			head_add(&n, "Transfer-Encoding: chunked", 26);
-		} else
-			xf.close_after = 1;
-	}
-	if (xf.close_after || !r->keepalive)
-		head_add(&n, "Connection: close", 17);
-	else if (r->http_minor == 0)
-		head_add(&n, "Connection: keep-alive", 22);
-	memcpy(xf.head + n, "\r\n", 2);
-	xf.headlen = n + 2;
-	xf.head_pending = 1;
-	xf.head_ready_ms = now_ms();
-}
-
 /* Refuses the upstream response: nothing of it reaches the client. */
 static size_t
 bad_upstream(const char *why)
@@ -392,52 +148,27 @@ bad_upstream(const char *why)
 	return 0;
 }
 
-/*
- * A status line the client can be given as it is: "HTTP/1.x", a space,
- * three digits from 100 to 599, and a space and reason (or nothing).
- */
+/* The client's head, from upstream's; -1 if upstream's is refused. */
 static int
-status_line_ok(const char *buf, size_t len)
+build_response_head(void)
 {
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 ||
-	    (buf[7] != '0' && buf[7] != '1') || buf[8] != ' ' ||
-	    buf[9] < '1' || buf[9] > '5' || !isdigit((unsigned char)buf[10]) ||
-	    !isdigit((unsigned char)buf[11]))
-		return 0;
-	return len == 12 || (buf[12] == ' ' && (len == 13 || buf[13] != ' '));
-}
+	struct response_head h;
+	const char *why;
 
-/*
- * A header line may not carry a bare CR or another control byte (it
- * could split the response at the client), and a Content-Length must be
- * digits alone ("17, 17" frames nothing reliably).
- */
-static int
-header_line_ok(const char *buf, size_t len)
-{
-	const char *colon, *v;
-	size_t i;
-
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	for (i = 0; i < len; i++)
-		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\t') ||
-		    buf[i] == 0x7f)
-			return 0;
-	if ((colon = memchr(buf, ':', len)) == NULL ||
-	    !name_is(buf, (size_t)(colon - buf), "content-length"))
-		return 1;
-	for (v = colon + 1; v < buf + len && (*v == ' ' || *v == '\t'); v++)
-		;
-	if (v == buf + len)
-		return 0;
-	for (; v < buf + len && isdigit((unsigned char)*v); v++)
-		;
-	for (; v < buf + len && (*v == ' ' || *v == '\t'); v++)
-		;
-	return v == buf + len;
+	h.buf = xf.head;
+	h.size = sizeof(xf.head);
+	why = headers_response(xf.raw, xf.rawlen, &xf.c->req, xf.is_head,
+	    xf.status, &h);
+	if (why != NULL) {
+		bad_upstream(why);
+		return -1;
+	}
+	xf.headlen = h.len;
+	xf.chunked_out = h.chunked;
+	xf.close_after = h.close;
+	xf.head_pending = 1;
+	xf.head_ready_ms = now_ms();
+	return 0;
 }
 
 static size_t
@@ -451,7 +182,7 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	if (xf.done_headers)
 		return len;		/* trailers: not relayed */
 	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-		if (!status_line_ok(buf, len))
+		if (!headers_status_line_ok(buf, len))
 			return bad_upstream("the Ollama server sent a malformed "
 			    "status line");
 		xf.rawlen = 0;
@@ -465,9 +196,8 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 			return len;
 		}
 		xf.done_headers = 1;
-		build_response_head();
-		return xf.fail == PF_NONE ? len : 0;
-	} else if (!header_line_ok(buf, len))
+		return build_response_head() == -1 ? 0 : len;
+	} else if (!headers_line_ok(buf, len))
 		return bad_upstream("the Ollama server sent a malformed header "
 		    "(a control character, or a Content-Length that is not a "
 		    "number)");
@@ -708,7 +438,8 @@ arm(struct client *c)
 	memcpy(url + base_len, r->target, r->target_len);
 	url[base_len + r->target_len] = '\0';
 	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, build_request_headers(c));
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
+	    headers_upstream(r, c->addr));
 	set_method(r);
 }
 

@@ -1,0 +1,311 @@
+/*
+ * headers: the header blocks that cross the proxy.  Client to Ollama:
+ * the client's headers less the hop-by-hop ones, Host and Authorization,
+ * with X-Forwarded-*, as a curl_slist built in static memory.  Ollama to
+ * client: upstream's head checked (a malformed or ambiguous one is
+ * refused whole) and reframed for this client.  Pure functions of their
+ * input, so they are easy to test and fuzz.
+ */
+#include <curl/curl.h>
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "headers.h"
+#include "request.h"
+
+#define HDR_OUT_MAX	(REQUEST_HEAD_MAX + 1024)
+
+static char		 hdrout[HDR_OUT_MAX];
+static struct curl_slist hdrnodes[REQUEST_FIELDS_MAX + 8];
+
+/* Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself. */
+int
+headers_is_hop(const char *name, size_t len)
+{
+	/* By length first: most headers are not hop-by-hop, and this is
+	 * asked of every header in both directions. */
+	switch (len) {
+	case 2:
+		return strncasecmp(name, "te", 2) == 0;
+	case 7:
+		return strncasecmp(name, "trailer", 7) == 0 ||
+		    strncasecmp(name, "upgrade", 7) == 0;
+	case 10:
+		return strncasecmp(name, "connection", 10) == 0 ||
+		    strncasecmp(name, "keep-alive", 10) == 0;
+	case 17:
+		return strncasecmp(name, "transfer-encoding", 17) == 0;
+	default:
+		return len > 6 && strncasecmp(name, "proxy-", 6) == 0;
+	}
+}
+
+static int
+name_is(const char *name, size_t len, const char *want)
+{
+	return strlen(want) == len && strncasecmp(name, want, len) == 0;
+}
+
+/* Is the header called name[0, len) listed in a Connection value? */
+static int
+named_by_connection(const char *conn, size_t connlen, const char *name,
+    size_t len)
+{
+	char tok[64];
+
+	if (conn == NULL || len >= sizeof(tok))
+		return 0;
+	memcpy(tok, name, len);
+	tok[len] = '\0';
+	return request_list_has(conn, connlen, tok);
+}
+
+/* Is the header called name[0, len) listed in a client's Connection? */
+static int
+named_by_request_connection(const struct request *r, const char *name,
+    size_t len)
+{
+	char tok[64];
+
+	if (r->idx[RH_CONNECTION] == -1 || len >= sizeof(tok))
+		return 0;
+	memcpy(tok, name, len);
+	tok[len] = '\0';
+	return request_connection_has(r, tok);
+}
+
+/* Appends one "Name: value" node; an empty value uses curl's "Name;". */
+static struct curl_slist *
+hdr_add(struct curl_slist *tail, size_t *used, int *n, const char *name,
+    size_t namelen, const char *value, size_t valuelen)
+{
+	char *p = hdrout + *used;
+	size_t need = namelen + valuelen + 3;
+
+	if (*used + need > sizeof(hdrout) ||
+	    *n == (int)(sizeof(hdrnodes) / sizeof(hdrnodes[0])))
+		return tail;
+	memcpy(p, name, namelen);
+	if (valuelen == 0) {
+		p[namelen] = ';';
+		p[namelen + 1] = '\0';
+	} else {
+		p[namelen] = ':';
+		p[namelen + 1] = ' ';
+		memcpy(p + namelen + 2, value, valuelen);
+		p[namelen + 2 + valuelen] = '\0';
+	}
+	*used += need;
+	hdrnodes[*n].data = p;
+	hdrnodes[*n].next = NULL;
+	if (tail != NULL)
+		tail->next = &hdrnodes[*n];
+	return &hdrnodes[(*n)++];
+}
+
+/*
+ * The request headers for upstream, as a curl_slist built in static
+ * nodes (no allocation).  curl sets Host from the URL and frames the
+ * body itself; empty "Name:" entries remove headers curl would add.
+ */
+struct curl_slist *
+headers_upstream(const struct request *r, const char *addr)
+{
+	struct curl_slist *tail = NULL;
+	const struct header *h;
+	const char *host;
+	size_t hostlen, used = 0;
+	int i, n = 0, have_accept = 0, have_ctype = 0;
+
+	for (i = 0; i < r->nhdr; i++) {
+		h = &r->hdr[i];
+		if (headers_is_hop(h->name, h->namelen) ||
+		    name_is(h->name, h->namelen, "host") ||
+		    name_is(h->name, h->namelen, "authorization") ||
+		    name_is(h->name, h->namelen, "expect") ||
+		    name_is(h->name, h->namelen, "content-length") ||
+		    name_is(h->name, h->namelen, "x-forwarded-for") ||
+		    name_is(h->name, h->namelen, "x-forwarded-proto") ||
+		    name_is(h->name, h->namelen, "x-forwarded-host") ||
+		    named_by_request_connection(r, h->name, h->namelen))
+			continue;
+		if (name_is(h->name, h->namelen, "accept"))
+			have_accept = 1;
+		if (name_is(h->name, h->namelen, "content-type"))
+			have_ctype = 1;
+		tail = hdr_add(tail, &used, &n, h->name, h->namelen, h->value,
+		    h->valuelen);
+	}
+	tail = hdr_add(tail, &used, &n, "X-Forwarded-For", 15, addr,
+	    strlen(addr));
+	tail = hdr_add(tail, &used, &n, "X-Forwarded-Proto", 17, "http", 4);
+	if ((host = request_header(r, RH_HOST, &hostlen)) != NULL)
+		tail = hdr_add(tail, &used, &n, "X-Forwarded-Host", 16, host,
+		    hostlen);
+	/* "Name:" with nothing after it tells curl not to send its own. */
+	hdrnodes[n].data = (char *)(uintptr_t)"Expect:";
+	hdrnodes[n].next = NULL;
+	if (tail != NULL)
+		tail->next = &hdrnodes[n];
+	tail = &hdrnodes[n++];
+	if (!have_accept) {
+		hdrnodes[n].data = (char *)(uintptr_t)"Accept:";
+		hdrnodes[n].next = NULL;
+		tail->next = &hdrnodes[n];
+		tail = &hdrnodes[n++];
+	}
+	if (!have_ctype) {
+		hdrnodes[n].data = (char *)(uintptr_t)"Content-Type:";
+		hdrnodes[n].next = NULL;
+		tail->next = &hdrnodes[n];
+		n++;
+	}
+	return &hdrnodes[0];
+}
+
+/* The next line of the upstream head: [*line, *lend) without its end. */
+static const char *
+next_line(const char *line, const char *end, const char **lend)
+{
+	const char *nl = memchr(line, '\n', (size_t)(end - line));
+	const char *next = nl != NULL ? nl + 1 : end;
+
+	*lend = nl != NULL ? nl : end;
+	if (*lend > line && (*lend)[-1] == '\r')
+		(*lend)--;
+	return next;
+}
+
+/* Appends a line and its CRLF; a head too large for out loses it. */
+static void
+head_add(struct response_head *h, const char *s, size_t len)
+{
+	if (h->len + len + 2 > h->size - 64)
+		return;
+	memcpy(h->buf + h->len, s, len);
+	memcpy(h->buf + h->len + len, "\r\n", 2);
+	h->len += len + 2;
+}
+
+/*
+ * Builds the client's response head from upstream's header lines (the
+ * status line first): hop-by-hop headers dropped, and the body framed
+ * for this client.  Returns NULL, or why the response must be refused.
+ */
+const char *
+headers_response(const char *raw, size_t rawlen, const struct request *r,
+    int is_head, int status, struct response_head *h)
+{
+	const char *line, *lend, *next, *end = raw + rawlen, *colon;
+	const char *conn = NULL, *sp;
+	size_t conn_len = 0, namelen;
+	int have_cl = 0, have_te = 0, no_body;
+
+	h->len = 0;
+	h->chunked = h->close = 0;
+	/* Connection may come after the headers it names: find it first. */
+	next = next_line(raw, end, &lend);
+	for (line = next; line < end; line = next) {
+		next = next_line(line, end, &lend);
+		colon = memchr(line, ':', (size_t)(lend - line));
+		if (colon != NULL &&
+		    name_is(line, (size_t)(colon - line), "connection")) {
+			conn = colon + 1;
+			conn_len = (size_t)(lend - conn);
+		}
+	}
+	/* The status line, as HTTP/1.1 with upstream's code and reason. */
+	next = next_line(raw, end, &lend);
+	sp = memchr(raw, ' ', (size_t)(lend - raw));
+	if (sp == NULL)
+		return "the Ollama server sent a malformed status line";
+	head_add(h, "HTTP/1.1", 8);
+	h->len -= 2;
+	head_add(h, sp, (size_t)(lend - sp));
+	for (line = next; line < end; line = next) {
+		next = next_line(line, end, &lend);
+		colon = memchr(line, ':', (size_t)(lend - line));
+		if (colon == NULL)
+			continue;
+		namelen = (size_t)(colon - line);
+		if (name_is(line, namelen, "transfer-encoding"))
+			have_te++;
+		if (name_is(line, namelen, "content-length"))
+			have_cl++;
+		if (headers_is_hop(line, namelen) ||
+		    named_by_connection(conn, conn_len, line, namelen))
+			continue;
+		head_add(h, line, (size_t)(lend - line));
+	}
+	/* The framing of what upstream sends must be unambiguous, or the
+	 * response could smuggle a second one: refuse it whole. */
+	if (have_cl > 1 || (have_cl && have_te))
+		return "the Ollama server sent an ambiguous response "
+		    "(Content-Length twice, or with Transfer-Encoding)";
+	no_body = is_head || status == 204 || status == 304;
+	if (!no_body && !have_cl) {
+		if (r->http_minor == 1) {
+			h->chunked = 1;
+			head_add(h, "Transfer-Encoding: chunked", 26);
+		} else
+			h->close = 1;
+	}
+	if (h->close || !r->keepalive)
+		head_add(h, "Connection: close", 17);
+	else if (r->http_minor == 0)
+		head_add(h, "Connection: keep-alive", 22);
+	memcpy(h->buf + h->len, "\r\n", 2);
+	h->len += 2;
+	return NULL;
+}
+
+/*
+ * A status line the client can be given as it is: "HTTP/1.x", a space,
+ * three digits from 100 to 599, and a space and reason (or nothing).
+ */
+int
+headers_status_line_ok(const char *buf, size_t len)
+{
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 ||
+	    (buf[7] != '0' && buf[7] != '1') || buf[8] != ' ' ||
+	    buf[9] < '1' || buf[9] > '5' || !isdigit((unsigned char)buf[10]) ||
+	    !isdigit((unsigned char)buf[11]))
+		return 0;
+	return len == 12 || (buf[12] == ' ' && (len == 13 || buf[13] != ' '));
+}
+
+/*
+ * A header line may not carry a bare CR or another control byte (it
+ * could split the response at the client), and a Content-Length must be
+ * digits alone ("17, 17" frames nothing reliably).
+ */
+int
+headers_line_ok(const char *buf, size_t len)
+{
+	const char *colon, *v;
+	size_t i;
+
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	for (i = 0; i < len; i++)
+		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\t') ||
+		    buf[i] == 0x7f)
+			return 0;
+	if ((colon = memchr(buf, ':', len)) == NULL ||
+	    !name_is(buf, (size_t)(colon - buf), "content-length"))
+		return 1;
+	for (v = colon + 1; v < buf + len && (*v == ' ' || *v == '\t'); v++)
+		;
+	if (v == buf + len)
+		return 0;
+	for (; v < buf + len && isdigit((unsigned char)*v); v++)
+		;
+	for (; v < buf + len && (*v == ' ' || *v == '\t'); v++)
+		;
+	return v == buf + len;
+}
+

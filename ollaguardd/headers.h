@@ -1,0 +1,35 @@
+/*
+ * headers: the header blocks that cross the proxy, in both directions.
+ */
+#ifndef HEADERS_H
+#define HEADERS_H
+
+#include <stddef.h>
+
+struct curl_slist;
+struct request;
+
+/* The client's head as rebuilt for it. */
+struct response_head {
+	char		*buf;		/* in: where to build it */
+	size_t		 size;
+	size_t		 len;		/* out */
+	int		 chunked;	/* the body must be chunked to it */
+	int		 close;		/* close-delimited: close after it */
+};
+
+/* 1 for a hop-by-hop header (RFC 9110 7.6.1), which never crosses. */
+int		 headers_is_hop(const char *name, size_t len);
+/* The headers for upstream, in static memory valid until the next
+ * call; addr is the client's, for X-Forwarded-For. */
+struct curl_slist *headers_upstream(const struct request *, const char *addr);
+/* Builds the client's head from upstream's raw header lines (status
+ * line first).  NULL, or why the response must be refused (502). */
+const char	*headers_response(const char *raw, size_t rawlen,
+		    const struct request *, int is_head, int status,
+		    struct response_head *);
+/* 1 if an upstream status line or header line may be passed on. */
+int		 headers_status_line_ok(const char *line, size_t len);
+int		 headers_line_ok(const char *line, size_t len);
+
+#endif
