@@ -1,0 +1,182 @@
+/*
+ * test_daemon_headers: the header blocks that cross the proxy: what goes
+ * upstream, and how upstream's head is checked and reframed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+
+#include "headers.h"
+#include "request.h"
+
+static char		 buf[16384];
+static struct request	 req;
+
+/* Parses a request head into req (the buffer outlives the test). */
+static void
+parse(const char *head)
+{
+	size_t pos = 0;
+
+	strlcpy(buf, head, sizeof(buf));
+	request_init(&req);
+	assert_int_equal(request_parse_head(&req, buf, strlen(buf), &pos), 1);
+}
+
+static int
+list_has(struct curl_slist *l, const char *line)
+{
+	for (; l != NULL; l = l->next)
+		if (strcmp(l->data, line) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+list_has_prefix(struct curl_slist *l, const char *prefix)
+{
+	for (; l != NULL; l = l->next)
+		if (strncasecmp(l->data, prefix, strlen(prefix)) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+test_upstream_headers(void **state)
+{
+	struct curl_slist *l;
+
+	parse("POST /api/chat HTTP/1.1\r\nHost: gpu.example:4000\r\n"
+	    "Authorization: Bearer secret\r\nConnection: X-Private\r\n"
+	    "X-Private: 1\r\nKeep-Alive: 5\r\nX-Forwarded-For: 6.6.6.6\r\n"
+	    "Content-Length: 2\r\nX-Empty:\r\nUser-Agent: t\r\n\r\n");
+	l = headers_upstream(&req, "192.0.2.7");
+	assert_true(list_has(l, "User-Agent: t"));
+	assert_true(list_has(l, "X-Empty;"));	/* curl's "send it empty" */
+	assert_true(list_has(l, "X-Forwarded-For: 192.0.2.7"));
+	assert_true(list_has(l, "X-Forwarded-Proto: http"));
+	assert_true(list_has(l, "X-Forwarded-Host: gpu.example:4000"));
+	assert_true(list_has(l, "Expect:"));
+	assert_true(list_has(l, "Accept:"));
+	assert_true(list_has(l, "Content-Type:"));
+	assert_false(list_has_prefix(l, "Authorization"));
+	assert_false(list_has_prefix(l, "Host:"));
+	assert_false(list_has_prefix(l, "Connection"));
+	assert_false(list_has_prefix(l, "X-Private"));
+	assert_false(list_has_prefix(l, "Keep-Alive"));
+	assert_false(list_has_prefix(l, "Content-Length"));
+	assert_false(list_has(l, "X-Forwarded-For: 6.6.6.6"));
+}
+
+static void
+test_status_line(void **state)
+{
+	assert_true(headers_status_line_ok("HTTP/1.1 200 OK\r\n", 17));
+	assert_true(headers_status_line_ok("HTTP/1.0 404\r\n", 14));
+	assert_true(headers_status_line_ok("HTTP/1.1 204 \r\n", 15));
+	assert_false(headers_status_line_ok("HTTP/1.1 200OK\r\n", 16));
+	assert_false(headers_status_line_ok("HTTP/1.1  200 OK\r\n", 18));
+	assert_false(headers_status_line_ok("HTTP/1.1 600 X\r\n", 16));
+	assert_false(headers_status_line_ok("HTTP/1.1 099 X\r\n", 16));
+	assert_false(headers_status_line_ok("HTTP/2 200 OK\r\n", 15));
+	assert_false(headers_status_line_ok("HTTP/1.1 2x0 OK\r\n", 17));
+}
+
+static void
+test_header_line(void **state)
+{
+	assert_true(headers_line_ok("Content-Length: 17\r\n", 20));
+	assert_true(headers_line_ok("X-A: b\tc\r\n", 10));
+	assert_false(headers_line_ok("Content-Length: 17, 17\r\n", 24));
+	assert_false(headers_line_ok("Content-Length: +5\r\n", 20));
+	assert_false(headers_line_ok("Content-Length:\r\n", 17));
+	assert_false(headers_line_ok("X-Split: a\rSet-Cookie: x\r\n", 26));
+	assert_false(headers_line_ok("X-Nul: a\001b\r\n", 13));
+}
+
+/* The head is a length, not a string: compare exactly that many bytes. */
+static void
+assert_head(const struct response_head *h, const char *want)
+{
+	assert_int_equal(h->len, strlen(want));
+	assert_memory_equal(h->buf, want, h->len);
+}
+
+static const char *
+respond(const char *raw, int is_head, int status, struct response_head *h)
+{
+	h->buf = buf + 8192;
+	h->size = 8192;
+	return headers_response(raw, strlen(raw), &req, is_head, status, h);
+}
+
+static void
+test_response_framing(void **state)
+{
+	struct response_head h;
+
+	parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_null(respond("HTTP/1.1 200 OK\r\nContent-Type: x\r\n"
+	    "Transfer-Encoding: chunked\r\nConnection: keep-alive, X-Hop\r\n"
+	    "X-Hop: 1\r\nKeep-Alive: timeout=5\r\n", 0, 200, &h));
+	assert_int_equal(h.chunked, 1);
+	assert_int_equal(h.close, 0);
+	assert_head(&h, "HTTP/1.1 200 OK\r\nContent-Type: x\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+
+	/* Content-Length passes; no chunking. */
+	assert_null(respond("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n", 0,
+	    200, &h));
+	assert_int_equal(h.chunked, 0);
+	assert_head(&h, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n");
+
+	/* No body for 204, 304 and HEAD: nothing added. */
+	assert_null(respond("HTTP/1.1 204 No Content\r\n", 0, 204, &h));
+	assert_int_equal(h.chunked, 0);
+	assert_null(respond("HTTP/1.1 200 OK\r\n", 1, 200, &h));
+	assert_int_equal(h.chunked, 0);
+
+	/* Ambiguous framing is refused whole. */
+	assert_non_null(respond("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+	    "Content-Length: 3\r\n", 0, 200, &h));
+	assert_non_null(respond("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+	    "Transfer-Encoding: chunked\r\n", 0, 200, &h));
+
+	/* HTTP/1.0 client without a length: close-delimited. */
+	parse("GET / HTTP/1.0\r\n\r\n");
+	assert_null(respond("HTTP/1.1 200 OK\r\n", 0, 200, &h));
+	assert_int_equal(h.chunked, 0);
+	assert_int_equal(h.close, 1);
+	assert_head(&h, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+}
+
+static void
+test_hop(void **state)
+{
+	assert_true(headers_is_hop("TE", 2));
+	assert_true(headers_is_hop("Connection", 10));
+	assert_true(headers_is_hop("keep-alive", 10));
+	assert_true(headers_is_hop("Proxy-Authorization", 19));
+	assert_true(headers_is_hop("Transfer-Encoding", 17));
+	assert_false(headers_is_hop("Content-Type", 12));
+	assert_false(headers_is_hop("Tea", 3));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_upstream_headers),
+		cmocka_unit_test(test_status_line),
+		cmocka_unit_test(test_header_line),
+		cmocka_unit_test(test_response_framing),
+		cmocka_unit_test(test_hop),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
