@@ -87,8 +87,9 @@ $(BUILD)/tests/test_daemon_%: tests/unit/test_daemon_%.c \
 	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ $^ $(LIBS) \
 	    $(shell pkg-config --cflags --libs cmocka)
 
-deps:
-	@missing=""; for p in $(DEBIAN_PKGS); do \
+# $(call install-pkgs,PACKAGES): installs what is missing as root, or
+# prints the apt-get line and fails.
+install-pkgs = missing=""; for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 	    grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -100,6 +101,9 @@ deps:
 	    echo "missing packages; run as root:"; \
 	    echo "  apt-get install -y$$missing"; exit 1; \
 	fi
+
+deps:
+	@$(call install-pkgs,$(DEBIAN_PKGS))
 
 unit: all $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do \
@@ -179,3 +183,4 @@ clean:
 # Last, so that its rules see the variables above and "all" stays the
 # default goal: libFuzzer targets (make fuzz) and their corpus replay.
 -include tests/fuzz/fuzz.mk
+-include bench/bench.mk

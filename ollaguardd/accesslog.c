@@ -99,12 +99,35 @@ json_str(char *dst, size_t size, const char *s, size_t len)
 	return n;
 }
 
+/*
+ * The timestamp, formatted once a second: gmtime and strftime cost more
+ * than the rest of the line, and a busy second has thousands of lines.
+ */
+static void
+stamp(time_t t, char *out, size_t size)
+{
+	static time_t last = -1;
+	static char cached[64];
+	struct tm tm;
+
+	if (t != last) {
+		gmtime_r(&t, &tm);
+		if (json)
+			strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S",
+			    &tm);
+		else
+			strftime(cached, sizeof(cached),
+			    "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		last = t;
+	}
+	strlcpy(out, cached, size);
+}
+
 void
 accesslog_write(const struct access_entry *e)
 {
 	char line[2048], when[64], key[600], path[1024], name[400], ttfb[32];
 	struct timespec ts;
-	struct tm tm;
 	const char *q;
 	size_t plen, plen2;
 	int n;
@@ -112,7 +135,6 @@ accesslog_write(const struct access_entry *e)
 	if (to == TO_OFF || (to == TO_FILE && fd == -1))
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
 	plen = e->target_len;
 	if ((q = memchr(e->target, '?', plen)) != NULL)
 		plen = (size_t)(q - e->target);
@@ -126,7 +148,7 @@ accesslog_write(const struct access_entry *e)
 		    (double)e->ttfb_us / 1e3 : (double)e->ttfb_us / 1e6);
 
 	if (json) {
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		stamp(ts.tv_sec, when, sizeof(when));
 		json_str(path, sizeof(path), e->target, plen);
 		json_str(name, sizeof(name), e->key_name != NULL ?
 		    e->key_name : "", e->key_name != NULL ?
@@ -152,7 +174,7 @@ accesslog_write(const struct access_entry *e)
 		    (unsigned long long)e->bytes_out,
 		    (double)e->duration_us / 1000.0, ttfb, e->fail);
 	} else {
-		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		stamp(ts.tv_sec, when, sizeof(when));
 		if (e->key != NULL)
 			strlcpy(key, e->key, sizeof(key));
 		else if (e->key_name != NULL && e->key_name[0] != '\0')

@@ -1,0 +1,44 @@
+# The benchmark: ollaguardd against nginx and the bare upstream.
+# Included by the top-level Makefile (-include bench/bench.mk).
+#
+#   make bench          build what it needs, run every scenario, print one
+#                       table and write it to bench/results/latest.md
+#   make bench-quick    the same, every step short (a smoke test)
+#   make bench-syscalls syscalls per request of the workers (strace -c),
+#                       and where perf works, their CPU profile by library
+#   make bench-callgrind instructions per request of one worker (valgrind)
+#   make bench-deps     install wrk, nginx, strace ... (as root)
+#
+# Settings are environment variables; see bench/run.sh.
+
+BENCH_DEBIAN_PKGS =	wrk nginx curl python3 strace procps valgrind
+# The helpers need none of the project's libraries, only its warnings.
+BENCH_CFLAGS =		-std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN)
+BENCH_BINS =		$(BUILD)/bench/ogb-upstream $(BUILD)/bench/ogb-streams
+
+.PHONY: bench bench-quick bench-syscalls bench-callgrind bench-deps bench-bins
+
+bench-bins: $(BENCH_BINS)
+
+$(BUILD)/bench/ogb-upstream: bench/upstream.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -pthread -o $@ $<
+
+$(BUILD)/bench/ogb-streams: bench/streams.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+bench: bench-deps all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/run.sh
+
+bench-quick: bench-deps all bench-bins
+	BENCH_QUICK=1 BENCH_BUILD=$(abspath $(BUILD)) bash bench/run.sh
+
+bench-syscalls: all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/syscalls.sh
+
+bench-callgrind: all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/callgrind.sh
+
+bench-deps: deps
+	@$(call install-pkgs,$(BENCH_DEBIAN_PKGS))
