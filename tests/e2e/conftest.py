@@ -126,6 +126,25 @@ def children(pid):
             pass
     return sorted(k for k in kids if proc_state(k) not in (None, "Z"))
 
+def log_line(d, pattern, timeout=3.0):
+    """The first line of the daemon's stderr matching pattern (waiting
+    up to timeout for it), or None."""
+    rx = re.compile(pattern)
+
+    def find():
+        for line in d.stderr_text().splitlines():
+            if rx.search(line):
+                return line
+        return None
+    return wait_until(find, timeout, 0.05)
+
+
+def warnings(d):
+    """The daemon's own log lines (not the access log), for messages."""
+    return "\n".join(l for l in d.stderr_text().splitlines()
+                     if "ollaguardd[" in l)
+
+
 
 
 def require_binary(path, what):

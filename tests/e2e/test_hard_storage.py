@@ -29,7 +29,8 @@ import pytest
 from conftest import (KEYCTL, MASTER_KEY, Eof, HttpConn, _group_members,
                       assert_error_response, bearer, build_request,
                       children, daemon_env, free_port, keyctl, keyctl_add,
-                      proc_state, require_binary, wait_until)
+                      log_line, proc_state, require_binary, wait_until,
+                      warnings)
 from stub_upstream import NDJSON_LINES, TAGS_BODY
 
 NDJSON_BODY = b"".join(NDJSON_LINES)
@@ -46,22 +47,6 @@ def title(pid):
             return f.read().split(b"\0")[0].decode("latin-1")
     except OSError:
         return ""
-
-
-def log_line(d, pattern, timeout=3.0):
-    rx = re.compile(pattern)
-
-    def find():
-        for line in d.stderr_text().splitlines():
-            if rx.search(line):
-                return line
-        return None
-    return wait_until(find, timeout, 0.05)
-
-
-def warnings(d):
-    return "\n".join(l for l in d.stderr_text().splitlines()
-                     if "ollaguardd[" in l)
 
 
 def need_root():

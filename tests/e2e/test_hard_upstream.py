@@ -20,7 +20,8 @@ import time
 import pytest
 
 from conftest import (ProtocolError, _register, assert_error_response,
-                      build_request, children, free_port, wait_until)
+                      build_request, children, free_port, log_line,
+                      wait_until, warnings)
 from faulty_upstream import (FaultyUpstream, answer_raw, close_at_once,
                              read_then_close, serve_then_drop, silent,
                              slow_reader)
@@ -32,25 +33,6 @@ KIB = 1024
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-def log_line(d, pattern, timeout=3.0):
-    """The first line of the daemon's stderr matching pattern (waiting
-    up to timeout for it), or None."""
-    rx = re.compile(pattern)
-
-    def find():
-        for line in d.stderr_text().splitlines():
-            if rx.search(line):
-                return line
-        return None
-    return wait_until(find, timeout, 0.05)
-
-
-def warnings(d):
-    """The daemon's own log lines (not the access log), for messages."""
-    return "\n".join(l for l in d.stderr_text().splitlines()
-                     if "ollaguardd[" in l)
 
 
 @pytest.fixture
