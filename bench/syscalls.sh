@@ -142,7 +142,10 @@ if not os.path.exists("%s/ollaguardd.dso" % run):
     sys.exit(0)
 print("\n# Where the workers' CPU goes (perf, cpu-clock at 4999 Hz)\n")
 print("Samples of the workers during a second run, by binary; us/req ="
-      " samples / 4999 / requests (perf's own cost included).\n")
+      " samples / 4999 / requests, perf's own cost included.  With one "
+      "connection every request sleeps and wakes, so the kernel row is "
+      "mostly wake-ups and larger than under load; compare the "
+      "user-space rows.\n")
 print("| binary | nginx % | nginx us/req | ollaguardd % | ollaguardd us/req |")
 print("|---|---:|---:|---:|---:|")
 dso, n = {}, {}
