@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from stub_upstream import StubUpstream
+from stub_upstream import StubUpstream, wait_until  # noqa: F401 (re-exported)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD_EXPLICIT = "OLLAGUARD_BUILD" in os.environ
@@ -88,17 +88,6 @@ def free_port():
 
 # ---------------------------------------------------------------------------
 # Processes (the daemon's pool), shared by the ops and hardening tests
-
-
-def wait_until(pred, timeout, interval=0.02):
-    """Polls pred() until it is true or timeout passes; returns its last
-    value."""
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(interval)
 
 
 def proc_state(pid):

@@ -44,6 +44,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from stub_upstream import wait_until
+
 HOLD_MAX = 30.0      # the longest a script waits for the proxy
 HEAD_MAX = 256 * 1024
 IO_WAIT = 10.0       # the longest a read of a request waits for bytes
@@ -499,12 +501,7 @@ class FaultyUpstream:
         return None
 
     def wait_for(self, pred, timeout=5.0, interval=0.01):
-        end = time.monotonic() + timeout
-        while True:
-            v = pred()
-            if v or time.monotonic() >= end:
-                return v
-            time.sleep(interval)
+        return wait_until(pred, timeout, interval)
 
     def wait_connections(self, n, timeout=5.0):
         return self.wait_for(lambda: len(self.connections) >= n, timeout)

@@ -93,6 +93,17 @@ def pattern_sha256(n):
     return h.hexdigest()
 
 
+
+def wait_until(pred, timeout, interval=0.02):
+    """Polls pred() until it is true or timeout passes; returns its last
+    value.  Shared by every test module (conftest re-exports it)."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(interval)
+
 class StubProtocolError(Exception):
     """What the proxy sent the stub is not HTTP the stub can read."""
 
@@ -446,13 +457,7 @@ class StubUpstream:
         return None
 
     def wait_for(self, pred, timeout=5.0, interval=0.01):
-        """Polls pred() until true or timeout; returns its last value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            v = pred()
-            if v or time.monotonic() >= deadline:
-                return v
-            time.sleep(interval)
+        return wait_until(pred, timeout, interval)
 
     def wait_requests(self, n, timeout=5.0):
         return self.wait_for(lambda: len(self.requests) >= n, timeout)
