@@ -246,11 +246,16 @@ ks_query(sqlite3 *db, const char *sql, int64_t *val, int64_t *val2)
 	return rc;
 }
 
+/* Set when an open failed on a lock: several processes creating or
+ * migrating one file at once, which a retry resolves. */
+static int	ks_open_busy;
+
 static void
 ks_openerr(sqlite3 *db, int rc, const char *path, char *err, size_t errlen)
 {
 	const char	*msg;
 
+	ks_open_busy = (rc & 0xff) == SQLITE_BUSY;
 	msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 	switch (rc & 0xff) {
 	case SQLITE_NOTADB:
@@ -316,8 +321,31 @@ ks_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+static struct keystore	*ks_open_once(const char *, int, char *, size_t);
+
+/*
+ * SQLite answers some lock conflicts while a file is being created or
+ * switched to WAL at once with SQLITE_BUSY, without waiting for the busy
+ * timeout; those opens are tried again for up to about 5 s.
+ */
 struct keystore *
 keystore_open(const char *path, int flags, char *err, size_t errlen)
+{
+	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+	struct keystore	*ks;
+	int		 tries;
+
+	for (tries = 0;; tries++) {
+		ks_open_busy = 0;
+		if ((ks = ks_open_once(path, flags, err, errlen)) != NULL ||
+		    !ks_open_busy || tries == 100)
+			return ks;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static struct keystore *
+ks_open_once(const char *path, int flags, char *err, size_t errlen)
 {
 	struct keystore	*ks;
 	sqlite3_stmt	*st;
