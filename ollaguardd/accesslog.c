@@ -15,6 +15,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "jsonesc.h"
 #include "log.h"
 
 enum access_to { TO_OFF, TO_STDERR, TO_SYSLOG, TO_FILE };
@@ -78,27 +79,6 @@ accesslog_close(void)
 	fd = -1;
 }
 
-/* Appends s as the inside of a JSON string. */
-static size_t
-json_str(char *dst, size_t size, const char *s, size_t len)
-{
-	size_t n = 0, i;
-	unsigned char c;
-
-	for (i = 0; i < len && n + 8 < size; i++) {
-		c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			dst[n++] = '\\';
-			dst[n++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f)
-			n += (size_t)snprintf(dst + n, size - n, "\\u%04x", c);
-		else
-			dst[n++] = (char)c;
-	}
-	dst[n] = '\0';
-	return n;
-}
-
 /*
  * The timestamp, formatted once a second: gmtime and strftime cost more
  * than the rest of the line, and a busy second has thousands of lines.
@@ -149,8 +129,8 @@ accesslog_write(const struct access_entry *e)
 
 	if (json) {
 		stamp(ts.tv_sec, when, sizeof(when));
-		json_str(path, sizeof(path), e->target, plen);
-		json_str(name, sizeof(name), e->key_name != NULL ?
+		jsonesc(path, sizeof(path), e->target, plen);
+		jsonesc(name, sizeof(name), e->key_name != NULL ?
 		    e->key_name : "", e->key_name != NULL ?
 		    strlen(e->key_name) : 0);
 		if (e->key != NULL)

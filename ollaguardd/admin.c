@@ -51,36 +51,37 @@ admin_match(const struct client *c)
 	    (r->target_len == n || r->target[n] == '?');
 }
 
-/* Reads the whole (small) body; on failure, minus the status sent
- * (or -1 when the client went away unanswered). */
+/* Reads the whole (small) body; -1 once the failure is answered (or
+ * the client is gone). */
 static ssize_t
-read_body(struct client *c, char *buf, size_t size, int *close)
+read_body(struct client *c, char *buf, size_t size, struct outcome *o)
 {
 	size_t len = 0;
 	ssize_t n;
 
 	if (c->req.content_length > size - 1) {
-		*close = 1;
-		reply_error(c, 413, "the request body is larger than 16 KiB",
-		    1);
-		return -413;
+		o->close = 1;
+		reply_fail(c, o, 413, "the request body is larger than 16 KiB",
+		    "admin");
+		return -1;
 	}
 	for (;;) {
 		if (len == size - 1) {
-			*close = 1;
-			reply_error(c, 413, "the request body is larger than "
-			    "16 KiB", 1);
-			return -413;
+			o->close = 1;
+			reply_fail(c, o, 413, "the request body is larger than "
+			    "16 KiB", "admin");
+			return -1;
 		}
 		n = client_read_body(c, buf + len, size - 1 - len);
 		if (n == 0)
 			break;
 		if (n == -1) {
-			*close = 1;
-			if (c->req.status == 0)
-				return -1;
-			reply_error(c, c->req.status, c->req.error, 1);
-			return -c->req.status;
+			o->close = 1;
+			o->fail = "admin";
+			if (c->req.status != 0)
+				reply_fail(c, o, c->req.status, c->req.error,
+				    "admin");
+			return -1;
 		}
 		len += (size_t)n;
 	}
@@ -147,87 +148,131 @@ parse_options(const char *body, size_t len, char *name, size_t namesize,
 	return NULL;
 }
 
-static int
+static void
 reply_key(struct client *c, const char *key, int64_t id, const char *name,
-    int64_t expires_at, int *close)
+    int64_t expires_at, struct outcome *o)
 {
 	char iso[TIMEFMT_ISO_LEN];
-	json_t *o;
+	json_t *obj;
 	char *s;
-	int rc;
 
-	o = json_object();
-	json_object_set_new(o, "key", json_string(key));
-	json_object_set_new(o, "id", json_integer(id));
-	json_object_set_new(o, "name", *name != '\0' ? json_string(name) :
+	obj = json_object();
+	json_object_set_new(obj, "key", json_string(key));
+	json_object_set_new(obj, "id", json_integer(id));
+	json_object_set_new(obj, "name", *name != '\0' ? json_string(name) :
 	    json_null());
 	if (expires_at != 0) {
 		timefmt_iso(expires_at, iso, sizeof(iso));
-		json_object_set_new(o, "expires_at", json_string(iso));
+		json_object_set_new(obj, "expires_at", json_string(iso));
 	} else
-		json_object_set_new(o, "expires_at", json_null());
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
+		json_object_set_new(obj, "expires_at", json_null());
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
 	if (s == NULL) {
-		*close = 1;
-		reply_error(c, 500, "out of memory", 1);
-		return 500;
+		o->close = 1;
+		reply_fail(c, o, 500, "out of memory", "admin");
+		return;
 	}
-	rc = reply_json(c, 200, s, strlen(s), *close);
+	o->status = 200;
+	o->fail = "-";
+	o->close = o->close || client_closing(c);
+	if (reply_json(c, 200, s, strlen(s), o->close) == -1)
+		o->close = 1;
 	explicit_bzero(s, strlen(s));
 	free(s);
-	return rc == -1 ? 0 : 200;
 }
 
-int
-admin_generate(struct client *c, int auth, const struct auth_who *who,
-    int *close)
+/* Who may call it, before a byte of the body is read; 0 to go on. */
+static int
+admin_refuse(struct client *c, enum auth_result a, const struct auth_who *who,
+    struct outcome *o)
+{
+	if (c->req.method_id != HTTP_POST) {
+		o->status = 405;
+		o->fail = "admin";
+		if (reply_error_hdrs(c, 405, "use POST for /key/generate",
+		    "Allow: POST\r\n", o->close) == -1)
+			o->close = 1;
+	} else if (!have_master)
+		reply_fail(c, o, 403, "key generation is disabled: no master "
+		    "key is configured", "admin");
+	else if (a == AUTH_UNAVAILABLE)
+		reply_fail(c, o, 503, "the key database is unavailable",
+		    "admin");
+	else if (a != AUTH_PASS) {
+		o->status = 401;
+		o->fail = "auth";
+		if (reply_error_hdrs(c, 401, "the master key is required",
+		    "WWW-Authenticate: Bearer\r\n", o->close) == -1)
+			o->close = 1;
+	} else if (!who->master)
+		reply_fail(c, o, 403, "only the master key may generate keys",
+		    "admin");
+	else
+		return 0;
+	return -1;
+}
+
+/* The new key into the database; -1 once a failure is answered. */
+static int
+store_key(struct client *c, struct keyinfo *ki, int64_t *id,
+    struct outcome *o)
+{
+	struct keystore *ks;
+	int rc;
+
+	if ((ks = dbconn_get()) == NULL)
+		rc = -1;
+	else
+		rc = keystore_add(ks, ki, id);
+	switch (rc) {
+	case 0:
+		return 0;
+	case KEYSTORE_NAMETAKEN:
+		reply_fail(c, o, 409, "an active key already has that name",
+		    "admin");
+		break;
+	case KEYSTORE_BUSY:
+		reply_fail(c, o, 503, "the key database is busy; try again",
+		    "admin");
+		log_warnx("/key/generate: key database busy");
+		break;
+	default:
+		reply_fail(c, o, 503, "the key database could not store the "
+		    "key", "admin");
+		log_warnx("/key/generate: %s", ks != NULL ?
+		    keystore_errmsg(ks) : "key database unavailable");
+		break;
+	}
+	return -1;
+}
+
+void
+admin_generate(struct client *c, enum auth_result a,
+    const struct auth_who *who, struct outcome *o)
 {
 	struct keyinfo ki;
-	struct keystore *ks;
 	char body[ADMIN_BODY_MAX], key[KEYGEN_KEY_MAX];
 	const char *why;
 	int64_t expires_in = 0, id;
 	ssize_t len;
-	int rc, status;
 
-	if (c->req.method_id != HTTP_POST) {
-		reply_error_hdrs(c, 405, "use POST for /key/generate",
-		    "Allow: POST\r\n", *close);
-		return 405;
-	}
-	if (!have_master) {
-		reply_error(c, 403, "key generation is disabled: no master key "
-		    "is configured", *close);
-		return 403;
-	}
-	if (auth == AUTH_UNAVAILABLE) {
-		reply_error(c, 503, "the key database is unavailable", *close);
-		return 503;
-	}
-	if (auth != AUTH_PASS) {
-		reply_error_hdrs(c, 401, "the master key is required",
-		    "WWW-Authenticate: Bearer\r\n", *close);
-		return 401;
-	}
-	if (!who->master) {
-		reply_error(c, 403, "only the master key may generate keys",
-		    *close);
-		return 403;
-	}
+	if (admin_refuse(c, a, who, o) == -1)
+		return;
 	if (c->req.expect_continue && c->req.has_body &&
-	    client_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1) {
-		*close = 1;
-		return 0;
+	    client_continue(c) == -1) {
+		o->close = 1;
+		o->fail = "admin";
+		return;
 	}
-	if ((len = read_body(c, body, sizeof(body), close)) < 0)
-		return len == -1 ? 0 : (int)-len;
+	if ((len = read_body(c, body, sizeof(body), o)) < 0)
+		return;
 
 	memset(&ki, 0, sizeof(ki));
 	if ((why = parse_options(body, (size_t)len, ki.name, sizeof(ki.name),
 	    &expires_in)) != NULL) {
-		reply_error(c, 400, why, *close);
-		return 400;
+		reply_fail(c, o, 400, why, "admin");
+		return;
 	}
 	/* The prefix was checked when the settings were read. */
 	keygen_new(prefix, key, sizeof(key));
@@ -236,37 +281,12 @@ admin_generate(struct client *c, int auth, const struct auth_who *who,
 	ki.created_at = time(NULL);
 	ki.expires_at = expires_in != 0 ? ki.created_at + expires_in : 0;
 	ki.origin = ORIGIN_GENERATE;
-	if ((ks = dbconn_get()) == NULL)
-		rc = -1;
-	else
-		rc = keystore_add(ks, &ki, &id);
-	if (rc != 0) {
+	if (store_key(c, &ki, &id, o) == -1) {
 		explicit_bzero(key, sizeof(key));
-		switch (rc) {
-		case KEYSTORE_NAMETAKEN:
-			status = 409;
-			reply_error(c, 409, "an active key already has that "
-			    "name", *close);
-			break;
-		case KEYSTORE_BUSY:
-			status = 503;
-			reply_error(c, 503, "the key database is busy; try "
-			    "again", *close);
-			log_warnx("/key/generate: key database busy");
-			break;
-		default:
-			status = 503;
-			reply_error(c, 503, "the key database could not store "
-			    "the key", *close);
-			log_warnx("/key/generate: %s", ks != NULL ?
-			    keystore_errmsg(ks) : "key database unavailable");
-			break;
-		}
-		return status;
+		return;
 	}
 	log_info("/key/generate: new key %lld%s%s", (long long)id,
 	    ki.name[0] != '\0' ? " named " : "", ki.name);
-	status = reply_key(c, key, id, ki.name, ki.expires_at, close);
+	reply_key(c, key, id, ki.name, ki.expires_at, o);
 	explicit_bzero(key, sizeof(key));
-	return status;
 }

@@ -6,17 +6,19 @@
 
 #include <stdint.h>
 
-struct auth_who;
+#include "auth.h"
+
 struct client;
 struct config;
+struct outcome;
 
 void	admin_init(const struct config *);
 /* 1 if a master key is configured, without which keys are not made. */
 int	admin_enabled(void);
 /* 1 if the request is for the daemon itself. */
 int	admin_match(const struct client *);
-/* Answers it; returns the status sent (0 if none), sets *close. */
-int	admin_generate(struct client *, int auth, const struct auth_who *,
-	    int *close);
+/* Answers it, with a, the result of authenticating its key. */
+void	admin_generate(struct client *, enum auth_result a,
+	    const struct auth_who *, struct outcome *);
 
 #endif

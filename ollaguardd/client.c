@@ -16,17 +16,21 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "log.h"
-#include "reply.h"
-#include "worker.h"
+#include "monotime.h"
 
-int64_t
-client_now_ms(void)
+/* Points at a stop that never comes, until the worker hands its own. */
+static const volatile sig_atomic_t never;
+
+static const char	 continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+void
+client_init(struct client *c)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	memset(c, 0, sizeof(*c));
+	request_init(&c->req);
+	c->fd = -1;
+	c->stop_fd = -1;
+	c->stopping = &never;
 }
 
 void
@@ -48,7 +52,7 @@ client_start(struct client *c, int fd, const struct sockaddr *sa)
 			    sizeof(c->addr));
 	}
 	c->head_len = c->pos = c->end = 0;
-	c->accepted_ms = client_now_ms();
+	c->accepted_ms = monotime_ms();
 	c->requests = 0;
 }
 
@@ -62,9 +66,10 @@ client_close(struct client *c)
 
 /*
  * One read into the free end of the buffer, waiting until deadline (a
- * client_now_ms() time).  Returns bytes, 0 at EOF, -1 on error or
- * timeout (errno ETIMEDOUT), -2 when the worker is told to stop.  idle
- * says no byte of a request has come yet, so a stop may end the wait.
+ * monotime_ms() time).  Returns bytes, 0 at EOF, -1 on error or timeout
+ * (errno ETIMEDOUT), -2 when the worker stops.  idle says no byte of a
+ * request has come yet: only then may a stop end the wait, and a
+ * request whose bytes are there is read rather than dropped.
  *
  * The socket is read without waiting first: most of the time the bytes
  * are there already, and then this costs one system call.
@@ -72,9 +77,10 @@ client_close(struct client *c)
 static ssize_t
 client_fill(struct client *c, int64_t deadline, int idle)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	int64_t left;
 	ssize_t n;
+	nfds_t nfds;
 	int r;
 
 	for (;;) {
@@ -86,23 +92,27 @@ client_fill(struct client *c, int64_t deadline, int idle)
 		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return -1;
-		if ((left = deadline - client_now_ms()) <= 0) {
+		if (idle && *c->stopping)
+			return -2;
+		if ((left = deadline - monotime_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (idle && worker_idle(c->fd) == -1) {
-			worker_idle(-1);
-			return -2;
-		}
-		pfd.fd = c->fd;
-		pfd.events = POLLIN;
-		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (idle)
-			worker_idle(-1);
-		if (r == -1 && errno == EINTR && idle && worker_stopping())
-			return -2;
+		pfd[0].fd = c->fd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		pfd[1].fd = c->stop_fd;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		nfds = idle && c->stop_fd != -1 ? 2 : 1;
+		r = poll(pfd, nfds, left > INT_MAX ? INT_MAX : (int)left);
 		if (r == -1 && errno != EINTR)
 			return -1;
+		/* A stop with no byte of a request here: the client may send
+		 * its request again on a new connection, as it may whenever a
+		 * server closes an idle keep-alive connection. */
+		if (idle && pfd[0].revents == 0 && *c->stopping)
+			return -2;
 	}
 }
 
@@ -126,23 +136,21 @@ client_read_head(struct client *c)
 	if (c->requests == 0)
 		deadline = c->accepted_ms + c->header_ms;
 	else if (c->end == 0)
-		deadline = client_now_ms() + c->keepalive_ms;
+		deadline = monotime_ms() + c->keepalive_ms;
 	else
-		deadline = client_now_ms() + c->header_ms;
+		deadline = monotime_ms() + c->header_ms;
 	for (;;) {
 		if (c->pos < c->end) {
 			rc = request_parse_head(r, c->buf, c->end, &c->pos);
 			if (rc == 1)
 				break;
-			if (rc == -1) {
-				reply_error(c, r->status, r->error, 1);
+			if (rc == -1)
 				return -1;
-			}
 		}
 		n = client_fill(c, deadline, c->end == 0);
 		if (n > 0) {
 			if (c->requests > 0 && c->end == (size_t)n)
-				deadline = client_now_ms() + c->header_ms;
+				deadline = monotime_ms() + c->header_ms;
 			continue;
 		}
 		if (c->end == 0)
@@ -150,7 +158,6 @@ client_read_head(struct client *c)
 		if (n == -1 && errno == ETIMEDOUT) {
 			r->status = 408;
 			r->error = "the request head did not arrive in time";
-			reply_error(c, r->status, r->error, 1);
 			return -1;
 		}
 		return 0;	/* gone mid-head: nobody to answer */
@@ -188,7 +195,7 @@ client_read_body(struct client *c, char *dst, size_t len)
 		}
 		/* All read bytes are parsed: reuse the space behind the head. */
 		c->pos = c->end = c->head_len;
-		got = client_fill(c, client_now_ms() + c->body_ms, 0);
+		got = client_fill(c, monotime_ms() + c->body_ms, 0);
 		if (got <= 0) {
 			if (got == -1 && errno == ETIMEDOUT) {
 				r->status = 408;
@@ -201,6 +208,73 @@ client_read_body(struct client *c, char *dst, size_t len)
 			return -1;
 		}
 	}
+}
+
+int
+client_discard_body(struct client *c, size_t max, int64_t deadline)
+{
+	struct request *r = &c->req;
+	char scratch[4096];
+	size_t n, out, total = 0;
+	ssize_t used, got;
+
+	if (r->expect_continue && !r->body_done)
+		return -1;	/* the client waits to be asked for it */
+	while (!r->body_done) {
+		if (c->pos < c->end) {
+			n = c->end - c->pos;
+			if (n > sizeof(scratch))
+				n = sizeof(scratch);
+			if ((used = request_parse_body(r, c->buf + c->pos, n,
+			    scratch, &out)) == -1)
+				return -1;
+			c->pos += (size_t)used;
+			c->body_read += out;
+			if ((total += out) > max)
+				return -1;
+			continue;
+		}
+		c->pos = c->end = c->head_len;
+		if ((got = client_fill(c, deadline, 0)) <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+client_linger_close(struct client *c, int ms)
+{
+	char scratch[4096];
+	struct pollfd pfd;
+	int64_t deadline = monotime_ms() + ms, left;
+	size_t total = 0;
+	ssize_t n;
+
+	if (c->fd == -1)
+		return;
+	shutdown(c->fd, SHUT_WR);
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	while (total < 4 * CLIENT_BUFSIZE) {
+		n = recv(c->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		if (n > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
+			break;
+		if ((left = deadline - monotime_ms()) <= 0 ||
+		    poll(&pfd, 1, (int)left) == 0)
+			break;
+	}
+	client_close(c);
+}
+
+int
+client_closing(const struct client *c)
+{
+	return !c->req.keepalive || *c->stopping;
 }
 
 void
@@ -237,7 +311,7 @@ client_sendv(struct client *c, struct iovec *iov, int iovcnt)
 {
 	struct msghdr msg;
 	struct pollfd pfd;
-	int64_t deadline = client_now_ms() + c->send_ms, left;
+	int64_t deadline = monotime_ms() + c->send_ms, left;
 	ssize_t n;
 	int flags = MSG_NOSIGNAL;
 
@@ -267,7 +341,7 @@ client_sendv(struct client *c, struct iovec *iov, int iovcnt)
 			return -1;
 		if (msg.msg_iovlen == 0)
 			break;
-		if ((left = deadline - client_now_ms()) <= 0) {
+		if ((left = deadline - monotime_ms()) <= 0) {
 			errno = EAGAIN;
 			return -1;
 		}
@@ -280,6 +354,12 @@ client_sendv(struct client *c, struct iovec *iov, int iovcnt)
 		flags = MSG_NOSIGNAL | MSG_DONTWAIT;
 	}
 	return 0;
+}
+
+int
+client_continue(struct client *c)
+{
+	return client_send(c, continue_line, sizeof(continue_line) - 1);
 }
 
 int

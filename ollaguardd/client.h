@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,8 +41,18 @@ struct client {
 	int			 header_ms;
 	int			 body_ms;
 	int			 send_ms;
+	/*
+	 * The worker's stop, handed down as data: stopping is its flag, and
+	 * stop_fd (-1 when none) becomes readable when the flag is set, so
+	 * that a wait for the next request on an idle connection ends at
+	 * once while a request that has arrived is still read and served.
+	 */
+	const volatile sig_atomic_t *stopping;
+	int			 stop_fd;
 };
 
+/* Once per worker: no connection, no stop signal. */
+void	client_init(struct client *c);
 /* Prepares c for a new accepted connection. */
 void	client_start(struct client *c, int fd, const struct sockaddr *sa);
 /* Closes the connection; leftover bytes are dropped. */
@@ -49,8 +60,10 @@ void	client_close(struct client *c);
 
 /*
  * Reads and parses the next request head.  Returns 1 with c->req
- * filled, 0 if the client closed or idled out between requests, or -1
- * after answering a malformed request with its 4xx (the caller closes).
+ * filled, 0 if the client closed or idled out between requests (or the
+ * worker stopped while it was idle), or -1 for a malformed or late
+ * request, with c->req.status and c->req.error saying why: the caller
+ * answers it and closes.
  */
 int	client_read_head(struct client *c);
 /*
@@ -59,15 +72,30 @@ int	client_read_head(struct client *c);
  * or -1 if the client went away or sent bad framing (c->req.error).
  */
 ssize_t	client_read_body(struct client *c, char *dst, size_t len);
+/*
+ * Reads and drops the rest of the request body, at most max bytes and
+ * until deadline (a monotime_ms() time).  0 once the body has ended, -1
+ * if it did not (the connection must then close).
+ */
+int	client_discard_body(struct client *c, size_t max, int64_t deadline);
+/*
+ * A lingering close: stops sending, reads and drops what the client
+ * still sends for at most ms milliseconds so that the response just
+ * sent is not lost to a reset, and closes.
+ */
+void	client_linger_close(struct client *c, int ms);
 /* Moves pipelined bytes behind the current request to the front. */
 void	client_next(struct client *c);
+/* 1 when the response being made should close the connection: the
+ * request asked for it or the worker is stopping. */
+int	client_closing(const struct client *c);
 
 /* Sends everything or fails (-1); never raises SIGPIPE. */
 int	client_send(struct client *c, const void *buf, size_t len);
 int	client_sendv(struct client *c, struct iovec *iov, int iovcnt);
+/* Sends the interim "100 Continue" an Expect: 100-continue waits for. */
+int	client_continue(struct client *c);
 /* 1 if the peer has closed or reset the connection. */
 int	client_gone(struct client *c);
-/* Monotonic milliseconds, from the vDSO: no system call. */
-int64_t	client_now_ms(void);
 
 #endif

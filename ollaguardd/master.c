@@ -113,7 +113,7 @@ spawn(int i)
 		return -1;
 	case 0:
 		free(wk);
-		worker_main(lfd, cur, master, i, generation, &old);
+		worker_main(lfd, cur, master, i, &old);
 		/* NOTREACHED */
 	default:
 		sigprocmask(SIG_SETMASK, &old, NULL);

@@ -28,16 +28,34 @@
 #include "config.h"
 #include "headers.h"
 #include "log.h"
+#include "monotime.h"
 #include "proxy.h"
 #include "reply.h"
 #include "request.h"
-#include "worker.h"
 
 #define RESP_HEAD_MAX	(32 * 1024)
 #define REPLAY_MAX	(64 * 1024)
 #define GONE_CHECK_MS	250
 #define HEAD_HOLD_MS	200
 
+/* Why a forwarded request failed, for the log. */
+enum proxy_fail {
+	PF_NONE = 0,
+	PF_CLIENT_GONE,
+	PF_CLIENT_SLOW,		/* stopped reading for --send-timeout */
+	PF_CLIENT_BODY,
+	PF_UPSTREAM_REFUSED,
+	PF_UPSTREAM_TIMEOUT,
+	PF_UPSTREAM_BAD
+};
+
+/*
+ * Everything one forwarded request knows.  It is cleared with one
+ * assignment per request, so nothing can leak into the next one, and
+ * handed to every libcurl callback as its userdata.  The large buffers
+ * live beside it (struct xbufs) and are valid only up to the lengths
+ * kept here.
+ */
 struct xfer {
 	struct client	*c;
 	int		 is_head;
@@ -57,16 +75,19 @@ struct xfer {
 	curl_off_t	 last_dl, last_ul;
 	int		 last_queued;	/* unsent bytes on the upstream socket */
 
-	size_t		 rawlen;	/* upstream header lines */
-	char		 raw[RESP_HEAD_MAX];
-	size_t		 headlen;	/* head for the client */
-	char		 head[RESP_HEAD_MAX + 256];
+	size_t		 rawlen;	/* upstream header lines in raw */
+	size_t		 headlen;	/* head for the client in head */
 
 	/* The start of the request body, kept so a retry can resend it. */
 	size_t		 replay_len;
 	size_t		 replay_pos;
 	int		 replay_ok;
 	int		 replaying;
+};
+
+struct xbufs {
+	char		 raw[RESP_HEAD_MAX];
+	char		 head[RESP_HEAD_MAX + 256];
 	char		 replay[REPLAY_MAX];
 };
 
@@ -74,29 +95,12 @@ static CURL		*curl;
 static char		 base_url[CONFIG_URL_MAX];
 static size_t		 base_len;
 static long		 silence_ms;
-static struct xfer	 xf;
+static struct xfer	 xfer;
+static struct xbufs	 xb;
 static char		 url[CONFIG_URL_MAX + REQUEST_TARGET_MAX + 1];
 static char		 errbuf[CURL_ERROR_SIZE];
 
 static void	arm_once(void);
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 proxy_init(const struct config *cfg)
@@ -124,7 +128,7 @@ proxy_cleanup(void)
 	curl = NULL;
 }
 
-const char *
+static const char *
 proxy_fail_name(enum proxy_fail f)
 {
 	switch (f) {
@@ -141,148 +145,155 @@ proxy_fail_name(enum proxy_fail f)
 
 /* Refuses the upstream response: nothing of it reaches the client. */
 static size_t
-bad_upstream(const char *why)
+bad_upstream(struct xfer *xf, const char *why)
 {
-	xf.fail = PF_UPSTREAM_BAD;
-	xf.fail_msg = why;
+	xf->fail = PF_UPSTREAM_BAD;
+	xf->fail_msg = why;
 	return 0;
 }
 
 /* The client's head, from upstream's; -1 if upstream's is refused. */
 static int
-build_response_head(void)
+build_response_head(struct xfer *xf)
 {
 	struct response_head h;
 	const char *why;
 
-	h.buf = xf.head;
-	h.size = sizeof(xf.head);
-	why = headers_response(xf.raw, xf.rawlen, &xf.c->req, xf.is_head,
-	    xf.status, &h);
+	/* A worker told to stop says so on the response it is making. */
+	if (*xf->c->stopping)
+		xf->c->req.keepalive = 0;
+	h.buf = xb.head;
+	h.size = sizeof(xb.head);
+	why = headers_response(xb.raw, xf->rawlen, &xf->c->req, xf->is_head,
+	    xf->status, &h);
 	if (why != NULL) {
-		bad_upstream(why);
+		bad_upstream(xf, why);
 		return -1;
 	}
-	xf.headlen = h.len;
-	xf.chunked_out = h.chunked;
-	xf.close_after = h.close;
-	xf.head_pending = 1;
-	xf.head_ready_ms = now_ms();
+	xf->headlen = h.len;
+	xf->chunked_out = h.chunked;
+	xf->close_after = h.close;
+	xf->head_pending = 1;
+	xf->head_ready_ms = monotime_ms();
 	return 0;
 }
 
 static size_t
 header_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
+	struct xfer *xf = arg;
 	size_t len = size * nitems;
 
-	xf.last_rx_ms = now_ms();
-	if (xf.ttfb_us < 0)
-		xf.ttfb_us = now_us() - xf.start_us;
-	if (xf.done_headers)
+	xf->last_rx_ms = monotime_ms();
+	if (xf->ttfb_us < 0)
+		xf->ttfb_us = monotime_us() - xf->start_us;
+	if (xf->done_headers)
 		return len;		/* trailers: not relayed */
 	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
 		if (!headers_status_line_ok(buf, len))
-			return bad_upstream("the Ollama server sent a malformed "
-			    "status line");
-		xf.rawlen = 0;
-		xf.status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 +
+			return bad_upstream(xf, "the Ollama server sent a "
+			    "malformed status line");
+		xf->rawlen = 0;
+		xf->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 +
 		    (buf[11] - '0');
 	} else if ((len == 2 && buf[0] == '\r') || (len == 1 &&
 	    buf[0] == '\n')) {
 		/* 1xx responses are interim: wait for the final one. */
-		if (xf.status >= 100 && xf.status < 200) {
-			xf.rawlen = 0;
+		if (xf->status >= 100 && xf->status < 200) {
+			xf->rawlen = 0;
 			return len;
 		}
-		xf.done_headers = 1;
-		return build_response_head() == -1 ? 0 : len;
+		xf->done_headers = 1;
+		return build_response_head(xf) == -1 ? 0 : len;
 	} else if (!headers_line_ok(buf, len))
-		return bad_upstream("the Ollama server sent a malformed header "
+		return bad_upstream(xf, "the Ollama server sent a malformed "
+		    "header "
 		    "(a control character, or a Content-Length that is not a "
 		    "number)");
-	if (xf.rawlen + len > sizeof(xf.raw))
-		return bad_upstream("the Ollama server's response head is "
-		    "larger than 32 KiB");
-	memcpy(xf.raw + xf.rawlen, buf, len);
-	xf.rawlen += len;
+	if (xf->rawlen + len > sizeof(xb.raw))
+		return bad_upstream(xf, "the Ollama server's response head "
+		    "is larger than 32 KiB");
+	memcpy(xb.raw + xf->rawlen, buf, len);
+	xf->rawlen += len;
 	return len;
 }
 
 static int
-send_head(void)
+send_head(struct xfer *xf)
 {
-	if (client_send(xf.c, xf.head, xf.headlen) == -1)
+	if (client_send(xf->c, xb.head, xf->headlen) == -1)
 		return -1;
-	xf.head_pending = 0;
-	xf.head_sent = 1;
+	xf->head_pending = 0;
+	xf->head_sent = 1;
 	return 0;
 }
 
 static size_t
 write_cb(char *data, size_t size, size_t nitems, void *arg)
 {
+	struct xfer *xf = arg;
 	struct iovec iov[4];
 	char chunk[24];
 	size_t len = size * nitems;
 	int n = 0;
 
-	xf.last_rx_ms = now_ms();
-	if (len == 0 || xf.is_head)
+	xf->last_rx_ms = monotime_ms();
+	if (len == 0 || xf->is_head)
 		return len;
-	if (xf.head_pending) {
-		iov[n].iov_base = xf.head;
-		iov[n++].iov_len = xf.headlen;
+	if (xf->head_pending) {
+		iov[n].iov_base = xb.head;
+		iov[n++].iov_len = xf->headlen;
 	}
-	if (xf.chunked_out) {
+	if (xf->chunked_out) {
 		iov[n].iov_base = chunk;
 		iov[n++].iov_len = (size_t)snprintf(chunk, sizeof(chunk),
 		    "%zx\r\n", len);
 	}
 	iov[n].iov_base = data;
 	iov[n++].iov_len = len;
-	if (xf.chunked_out) {
+	if (xf->chunked_out) {
 		iov[n].iov_base = (void *)(uintptr_t)"\r\n";
 		iov[n++].iov_len = 2;
 	}
-	if (client_sendv(xf.c, iov, n) == -1) {
-		xf.fail = errno == EAGAIN || errno == EWOULDBLOCK ?
+	if (client_sendv(xf->c, iov, n) == -1) {
+		xf->fail = errno == EAGAIN || errno == EWOULDBLOCK ?
 		    PF_CLIENT_SLOW : PF_CLIENT_GONE;
 		return 0;
 	}
-	xf.head_pending = 0;
-	xf.head_sent = 1;
+	xf->head_pending = 0;
+	xf->head_sent = 1;
 	return len;
 }
 
 static size_t
 read_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
+	struct xfer *xf = arg;
 	size_t room = size * nitems, n;
 	ssize_t got;
 
-	if (xf.replaying) {
-		n = xf.replay_len - xf.replay_pos;
+	if (xf->replaying) {
+		n = xf->replay_len - xf->replay_pos;
 		if (n > room)
 			n = room;
-		memcpy(buf, xf.replay + xf.replay_pos, n);
-		xf.replay_pos += n;
-		if (xf.replay_pos == xf.replay_len)
-			xf.replaying = 0;
+		memcpy(buf, xb.replay + xf->replay_pos, n);
+		xf->replay_pos += n;
+		if (xf->replay_pos == xf->replay_len)
+			xf->replaying = 0;
 		if (n > 0)
 			return n;
 	}
-	got = client_read_body(xf.c, buf, room);
+	got = client_read_body(xf->c, buf, room);
 	if (got == -1) {
-		xf.fail = PF_CLIENT_BODY;
+		xf->fail = PF_CLIENT_BODY;
 		return CURL_READFUNC_ABORT;
 	}
-	if (xf.replay_ok) {
-		if (xf.replay_len + (size_t)got <= sizeof(xf.replay)) {
-			memcpy(xf.replay + xf.replay_len, buf, (size_t)got);
-			xf.replay_len += (size_t)got;
+	if (xf->replay_ok) {
+		if (xf->replay_len + (size_t)got <= sizeof(xb.replay)) {
+			memcpy(xb.replay + xf->replay_len, buf, (size_t)got);
+			xf->replay_len += (size_t)got;
 		} else
-			xf.replay_ok = 0;
+			xf->replay_ok = 0;
 	}
 	return (size_t)got;
 }
@@ -295,11 +306,13 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 static int
 seek_cb(void *arg, curl_off_t offset, int origin)
 {
-	if (origin != SEEK_SET || !xf.replay_ok || offset < 0 ||
-	    (size_t)offset > xf.replay_len)
+	struct xfer *xf = arg;
+
+	if (origin != SEEK_SET || !xf->replay_ok || offset < 0 ||
+	    (size_t)offset > xf->replay_len)
 		return CURL_SEEKFUNC_CANTSEEK;
-	xf.replay_pos = (size_t)offset;
-	xf.replaying = xf.replay_pos < xf.replay_len;
+	xf->replay_pos = (size_t)offset;
+	xf->replaying = xf->replay_pos < xf->replay_len;
 	return CURL_SEEKFUNC_OK;
 }
 
@@ -310,21 +323,21 @@ seek_cb(void *arg, curl_off_t offset, int origin)
  * say whether it reads: asked only when the silence limit is reached.
  */
 static int
-upstream_reading(void)
+upstream_reading(struct xfer *xf)
 {
 	curl_socket_t fd;
 	int queued;
 
-	if (xf.last_ul == 0 ||
+	if (xf->last_ul == 0 ||
 	    curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
 	    fd == CURL_SOCKET_BAD || ioctl(fd, SIOCOUTQ, &queued) == -1)
 		return 0;
-	if (queued == 0 || queued == xf.last_queued) {
-		xf.last_queued = queued;
+	if (queued == 0 || queued == xf->last_queued) {
+		xf->last_queued = queued;
 		return 0;
 	}
-	xf.last_queued = queued;
-	xf.last_rx_ms = now_ms();
+	xf->last_queued = queued;
+	xf->last_rx_ms = monotime_ms();
 	return 1;
 }
 
@@ -332,7 +345,8 @@ static int
 progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
-	int64_t now = now_ms();
+	struct xfer *xf = arg;
+	int64_t now = monotime_ms();
 
 	/*
 	 * The head normally leaves with the first body bytes.  If those are
@@ -340,24 +354,24 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	 * status at once; the moment lets a broken first chunk still turn
 	 * into a clean 502.
 	 */
-	if (xf.head_pending && !xf.is_head &&
-	    now - xf.head_ready_ms >= HEAD_HOLD_MS && send_head() == -1) {
-		xf.fail = PF_CLIENT_GONE;
+	if (xf->head_pending && !xf->is_head &&
+	    now - xf->head_ready_ms >= HEAD_HOLD_MS && send_head(xf) == -1) {
+		xf->fail = PF_CLIENT_GONE;
 		return 1;
 	}
-	if (dlnow != xf.last_dl || ulnow != xf.last_ul) {
-		xf.last_dl = dlnow;
-		xf.last_ul = ulnow;
-		xf.last_rx_ms = now;
+	if (dlnow != xf->last_dl || ulnow != xf->last_ul) {
+		xf->last_dl = dlnow;
+		xf->last_ul = ulnow;
+		xf->last_rx_ms = now;
 	}
-	if (now - xf.last_rx_ms >= silence_ms && !upstream_reading()) {
-		xf.fail = PF_UPSTREAM_TIMEOUT;
+	if (now - xf->last_rx_ms >= silence_ms && !upstream_reading(xf)) {
+		xf->fail = PF_UPSTREAM_TIMEOUT;
 		return 1;
 	}
-	if (now - xf.last_gone_ms >= GONE_CHECK_MS) {
-		xf.last_gone_ms = now;
-		if (client_gone(xf.c)) {
-			xf.fail = PF_CLIENT_GONE;
+	if (now - xf->last_gone_ms >= GONE_CHECK_MS) {
+		xf->last_gone_ms = now;
+		if (client_gone(xf->c)) {
+			xf->fail = PF_CLIENT_GONE;
 			return 1;
 		}
 	}
@@ -421,10 +435,15 @@ arm_once(void)
 	    silence_ms < 10000 ? silence_ms : 10000L);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &xfer);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &xfer);
 	curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(curl, CURLOPT_READDATA, &xfer);
 	curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_cb);
+	curl_easy_setopt(curl, CURLOPT_SEEKDATA, &xfer);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &xfer);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 64L * 1024);
 	curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 64L * 1024);
@@ -466,8 +485,6 @@ upstream_error(CURLcode rc, enum proxy_fail *fail, int *status)
 	}
 }
 
-static void	forward(struct client *, struct proxy_result *);
-
 /* How much of the target a log line shows: the path, never the query,
  * which may carry secrets. */
 static int
@@ -478,108 +495,108 @@ logpath_len(const struct request *r)
 	return (int)(q != NULL ? (size_t)(q - r->target) : r->target_len);
 }
 
-void
-proxy_forward(struct client *c, struct proxy_result *res)
+/* A transfer that ended without an error of its own. */
+static void
+finish(struct xfer *xf, struct outcome *o)
 {
-	forward(c, res);
-	res->ttfb_us = xf.ttfb_us;
+	struct request *r = &xf->c->req;
+
+	if (xf->head_pending && send_head(xf) == -1)
+		xf->fail = PF_CLIENT_GONE;
+	else if (xf->chunked_out && client_send(xf->c, "0\r\n\r\n", 5) == -1)
+		xf->fail = PF_CLIENT_GONE;
+	o->status = xf->status;
+	o->fail = proxy_fail_name(xf->fail);
+	o->close = xf->fail != PF_NONE || xf->close_after ||
+	    client_closing(xf->c) || !r->body_done;
 }
 
+/*
+ * A transfer that failed.  Mid-body, closing without the last chunk is
+ * how the client learns the response is incomplete; before the head,
+ * the client gets a status saying whose fault it was.
+ */
 static void
-forward(struct client *c, struct proxy_result *res)
+fail(struct xfer *xf, CURLcode rc, struct outcome *o)
 {
-	struct request *r = &c->req;
+	struct request *r = &xf->c->req;
 	const char *msg;
-	CURLcode rc;
+	int status = 502;
 
-	memset(res, 0, sizeof(*res));
-	xf.c = c;
-	xf.is_head = r->method_id == HTTP_HEAD;
-	xf.status = 0;
-	xf.head_pending = xf.head_sent = 0;
-	xf.chunked_out = xf.close_after = xf.done_headers = 0;
-	xf.fail = PF_NONE;
-	xf.fail_msg = NULL;
-	xf.last_rx_ms = xf.last_gone_ms = now_ms();
-	xf.last_dl = xf.last_ul = 0;
-	xf.last_queued = -1;
-	xf.start_us = now_us();
-	xf.ttfb_us = -1;
-	xf.rawlen = xf.headlen = 0;
-	xf.replay_len = xf.replay_pos = 0;
-	xf.replay_ok = 1;
-	xf.replaying = 0;
-	errbuf[0] = '\0';
-
-	if (r->expect_continue && r->has_body &&
-	    client_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1) {
-		res->fail = PF_CLIENT_GONE;
-		res->close = 1;
-		return;
-	}
-	arm(c);
-	rc = curl_easy_perform(curl);
-	if (rc == CURLE_OK && xf.fail == PF_NONE) {
-		if (xf.head_pending && send_head() == -1)
-			xf.fail = PF_CLIENT_GONE;
-		else if (xf.chunked_out &&
-		    client_send(c, "0\r\n\r\n", 5) == -1)
-			xf.fail = PF_CLIENT_GONE;
-		res->status = xf.status;
-		res->fail = xf.fail;
-		res->close = xf.fail != PF_NONE || xf.close_after ||
-		    !r->keepalive || !r->body_done;
-		return;
-	}
-
-	res->close = 1;
-	if (xf.fail == PF_NONE)
-		msg = upstream_error(rc, &xf.fail, &res->status);
+	o->close = 1;
+	if (xf->fail == PF_NONE)
+		msg = upstream_error(rc, &xf->fail, &status);
 	else
-		msg = xf.fail_msg;
-	res->fail = xf.fail;
-	if (xf.head_sent) {
-		/* Mid-body: closing without the last chunk is how the client
-		 * learns the response is incomplete. */
-		res->status = xf.status;
+		msg = xf->fail_msg;
+	o->fail = proxy_fail_name(xf->fail);
+	if (xf->head_sent) {
+		o->status = xf->status;
 		log_warnx("%s %.*s: response cut short (%s): %s", r->method,
-		    logpath_len(r), r->target, proxy_fail_name(xf.fail),
+		    logpath_len(r), r->target, o->fail,
 		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
 		return;
 	}
-	switch (xf.fail) {
+	switch (xf->fail) {
 	case PF_CLIENT_GONE:
-		res->status = 0;
 		log_info("%s %.*s: client went away", r->method,
 		    logpath_len(r), r->target);
 		return;
 	case PF_CLIENT_BODY:
-		if (r->status != 0) {
-			/* Bad chunk framing (400) or a stalled body (408). */
-			res->status = r->status;
-			msg = r->error;
-		} else {
-			res->status = 0;
+		if (r->status == 0) {
 			log_info("%s %.*s: %s", r->method, logpath_len(r),
 			    r->target, r->error != NULL ? r->error :
 			    "client body failed");
 			return;
 		}
+		/* Bad chunk framing (400) or a stalled body (408). */
+		status = r->status;
+		msg = r->error;
 		break;
 	case PF_UPSTREAM_TIMEOUT:
-		res->status = 504;
+		status = 504;
 		msg = "the Ollama server sent nothing within the timeout";
 		break;
 	default:
-		if (res->status == 0)
-			res->status = 502;
 		if (msg == NULL)
 			msg = "the Ollama server sent a malformed response";
 		break;
 	}
 	log_warnx("%s %.*s: %d (%s): %s", r->method, logpath_len(r),
-	    r->target, res->status, proxy_fail_name(xf.fail),
-	    xf.fail_msg != NULL || xf.fail == PF_CLIENT_BODY ||
-	    errbuf[0] == '\0' ? msg : errbuf);
-	reply_error(c, res->status, msg, 1);
+	    r->target, status, o->fail, xf->fail_msg != NULL ||
+	    xf->fail == PF_CLIENT_BODY || errbuf[0] == '\0' ? msg : errbuf);
+	reply_fail(xf->c, o, status, msg, o->fail);
+}
+
+void
+proxy_forward(struct client *c, struct outcome *o)
+{
+	struct request *r = &c->req;
+	struct xfer *xf = &xfer;
+	int64_t now = monotime_ms();
+	CURLcode rc;
+
+	*xf = (struct xfer){
+		.c = c,
+		.is_head = r->method_id == HTTP_HEAD,
+		.last_rx_ms = now,
+		.last_gone_ms = now,
+		.last_queued = -1,
+		.start_us = monotime_us(),
+		.ttfb_us = -1,
+		.replay_ok = 1,
+	};
+	errbuf[0] = '\0';
+	o->ttfb_us = -1;
+	if (r->expect_continue && r->has_body && client_continue(c) == -1) {
+		o->fail = proxy_fail_name(PF_CLIENT_GONE);
+		o->close = 1;
+		return;
+	}
+	arm(c);
+	rc = curl_easy_perform(curl);
+	o->ttfb_us = xf->ttfb_us;
+	if (rc == CURLE_OK && xf->fail == PF_NONE)
+		finish(xf, o);
+	else
+		fail(xf, rc, o);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "jsonesc.h"
 #include "reply.h"
 
 const char *
@@ -34,27 +35,6 @@ reply_reason(int status)
 	}
 }
 
-/* Copies s into dst as the inside of a JSON string. */
-static size_t
-json_escape(char *dst, size_t size, const char *s)
-{
-	size_t n = 0;
-	unsigned char ch;
-
-	for (; *s != '\0' && n + 7 < size; s++) {
-		ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\') {
-			dst[n++] = '\\';
-			dst[n++] = (char)ch;
-		} else if (ch < 0x20)
-			n += (size_t)snprintf(dst + n, size - n, "\\u%04x", ch);
-		else
-			dst[n++] = (char)ch;
-	}
-	dst[n] = '\0';
-	return n;
-}
-
 static int
 reply_send(struct client *c, int status, const char *body, size_t len,
     const char *hdrs, int close)
@@ -62,6 +42,9 @@ reply_send(struct client *c, int status, const char *body, size_t len,
 	char head[1024];
 	int n;
 
+	/* The response of a request that is the connection's last must say
+	 * so, whatever made it the last. */
+	close = close || client_closing(c);
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: application/json\r\n"
 	    "Content-Length: %zu\r\n"
@@ -75,7 +58,8 @@ reply_send(struct client *c, int status, const char *body, size_t len,
 		{ head, (size_t)n },
 		{ (void *)(uintptr_t)body, len },
 	};
-	return client_sendv(c, iov, 2);
+	/* HEAD gets the head a GET would, Content-Length included. */
+	return client_sendv(c, iov, c->req.method_id == HTTP_HEAD ? 1 : 2);
 }
 
 int
@@ -86,7 +70,7 @@ reply_error_hdrs(struct client *c, int status, const char *msg,
 	size_t n;
 
 	n = (size_t)snprintf(body, sizeof(body), "{\"error\":\"");
-	n += json_escape(body + n, sizeof(body) - n - 3, msg);
+	n += jsonesc(body + n, sizeof(body) - n - 3, msg, strlen(msg));
 	n += (size_t)snprintf(body + n, sizeof(body) - n, "\"}");
 	return reply_send(c, status, body, n, hdrs, close);
 }
@@ -102,4 +86,15 @@ reply_json(struct client *c, int status, const char *body, size_t len,
     int close)
 {
 	return reply_send(c, status, body, len, NULL, close);
+}
+
+void
+reply_fail(struct client *c, struct outcome *o, int status, const char *msg,
+    const char *fail)
+{
+	o->status = status;
+	o->fail = fail;
+	o->close = o->close || client_closing(c);
+	if (reply_error(c, status, msg, o->close) == -1)
+		o->close = 1;
 }

@@ -274,6 +274,7 @@ request_reset(struct request *r)
 	llhttp_reset(&r->parser);
 	r->parser.data = r;
 	r->method = NULL;
+	r->method_id = -1;	/* none yet: not HEAD, whatever came before */
 	r->target = NULL;
 	r->target_len = 0;
 	r->http_minor = 1;

@@ -8,7 +8,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "scoreboard.h"
 
@@ -50,13 +49,6 @@ sb_clear(int i)
 void
 sb_set_state(struct sb_slot *s, enum sb_state state)
 {
-	struct timespec ts;
-
-	if (state == SB_IDLE && s->state != SB_IDLE) {
-		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-		s->idle_since_ms = (int64_t)ts.tv_sec * 1000 +
-		    ts.tv_nsec / 1000000;
-	}
 	s->state = state;
 }
 

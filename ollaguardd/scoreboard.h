@@ -27,14 +27,9 @@ enum sb_state {
 
 struct sb_slot {
 	volatile pid_t		 pid;
-	volatile uint32_t	 generation;
 	volatile int		 state;
-	volatile uint64_t	 requests;
-	volatile uint64_t	 bytes_in;
-	volatile uint64_t	 bytes_out;
 	volatile int64_t	 req_start_ms;	/* 0 between requests */
 	volatile int64_t	 key_id;	/* never the key */
-	volatile int64_t	 idle_since_ms;
 	char			 what[SB_WHAT_MAX];	/* "GET /api/chat" */
 	char			 client[SB_ADDR_MAX];	/* "" when none */
 };

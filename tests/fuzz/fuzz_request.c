@@ -17,12 +17,10 @@
  * and pipelined requests follow after a reset.
  *
  * Then the worker's own path: the bytes arrive over a socketpair and go
- * through client_read_head, admin_match, auth_check with the
- * Authorization value (a master key and a key database are configured),
- * admin_generate, client_read_body and client_next, as worker.c calls
- * them.  The Bearer split in auth.c and the upstream header list in
- * proxy.c are static, so they are reached only through auth_check here,
- * and not at all for the header list.
+ * through client_read_head, serve_request (or serve_bad_request) and
+ * client_next, as worker.c calls them: the real dispatch, auth_check
+ * (a master key and a key database are configured), admin_generate and
+ * proxy_forward, whose upstream refuses every connection.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -45,8 +43,11 @@
 #include "keygen.h"
 #include "keystore.h"
 #include "log.h"
+#include "proxy.h"
 #include "reply.h"
 #include "request.h"
+#include "scoreboard.h"
+#include "serve.h"
 
 #include "fuzz.h"
 #include "reqcheck.h"
@@ -58,8 +59,6 @@
 
 /* Pipelined requests looked at per input. */
 #define PIPELINE_MAX	8
-/* What worker.c's drain_body reads before it gives up on a body. */
-#define DRAIN_MAX	(64 * 1024)
 /* More than this is not written to the socketpair (the client buffer
  * is 64 KiB, and the write must not block). */
 #define SOCKET_MAX	(48 * 1024)
@@ -68,6 +67,7 @@ static const size_t	 pieces[8] = { 1, 2, 3, 7, 16, 100, 4096, 16384 };
 
 static struct config	 cfg;
 static struct client	 cl;
+static struct sb_slot	 fslot;
 static struct request	 rq[3];
 static char		 dbdir[PATH_MAX];
 static char		 dbpath[PATH_MAX];
@@ -132,9 +132,17 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	strlcpy(cfg.master_key, MASTER_KEY, sizeof(cfg.master_key));
 	strlcpy(cfg.prefix, "sk-", sizeof(cfg.prefix));
 	strlcpy(cfg.db, dbpath, sizeof(cfg.db));
+	/* Nothing listens on port 1: a request that passes is answered
+	 * with the 502 of a refused upstream connection, at once. */
+	strlcpy(cfg.target_url, "http://127.0.0.1:1", sizeof(cfg.target_url));
+	strlcpy(cfg.access_log, "off", sizeof(cfg.access_log));
 	dbconn_open(cfg.db);
 	auth_init(&cfg);
 	admin_init(&cfg);
+	serve_init(&cfg, &fslot);
+	client_init(&cl);
+	if (proxy_init(&cfg) == -1)
+		exit(1);
 	return 0;
 }
 
@@ -352,38 +360,6 @@ parser_path(const uint8_t *data, size_t len, unsigned ctl)
 	free(buf2);
 }
 
-/* Reads and drops what is left of a body, as worker.c's drain_body. */
-static int
-drain(struct client *c, size_t piece)
-{
-	char	*scratch;
-	size_t	 total = 0;
-	ssize_t	 n;
-	int	 rc = -1;
-
-	if (c->req.body_done)
-		return 0;
-	if (c->req.expect_continue)
-		return -1;
-	scratch = malloc(piece);
-	FUZZ_CHECK(scratch != NULL);
-	while (total < DRAIN_MAX) {
-		n = client_read_body(c, scratch, piece);
-		FUZZ_CHECK(n >= -1 && n <= (ssize_t)piece);
-		if (n == 0) {
-			rc = 0;
-			break;
-		}
-		if (n == -1) {
-			FUZZ_CHECK(c->req.error != NULL);
-			break;
-		}
-		total += (size_t)n;
-	}
-	free(scratch);
-	return rc;
-}
-
 /* The Authorization value, checked with what auth_check must answer
  * for the keys in the database. */
 static enum auth_result
@@ -426,55 +402,29 @@ check_auth(const struct request *r, struct auth_who *who)
 	return a;
 }
 
-/* A 401 or 503 as worker.c's refuse_key sends it; 1 to keep the
- * connection. */
+/* One request through serve.c, as worker.c hands it over; the upstream
+ * refuses connections, so what passes auth gets a 502.  Returns 1 to
+ * keep the connection. */
 static int
-refuse_key(struct client *c, enum auth_result a, size_t piece)
-{
-	int	 closing;
-
-	closing = drain(c, piece) == -1 || !c->req.keepalive;
-	if (a == AUTH_UNAVAILABLE)
-		reply_error(c, 503, "the key database is unavailable",
-		    closing);
-	else
-		reply_error_hdrs(c, 401, "invalid API key",
-		    "WWW-Authenticate: Bearer\r\n", closing);
-	return !closing;
-}
-
-/* One request as worker.c's handle() serves it, with the proxying
- * left out: the body is read as proxy.c's read callback reads it.
- * Returns 1 to keep the connection. */
-static int
-serve_one(struct client *c, size_t piece)
+serve_one(struct client *c)
 {
 	struct request		*r = &c->req;
 	struct auth_who		 who;
 	enum auth_result	 a;
-	int			 status, closing = 0;
+	int			 keep;
 
 	memset(&who, 0, sizeof(who));
 	a = check_auth(r, &who);
-	if (admin_match(c)) {
+	if (admin_match(c))
 		FUZZ_CHECK(r->target_len >= 13 &&
 		    memcmp(r->target, "/key/generate", 13) == 0);
-		if ((a == AUTH_MISSING || a == AUTH_INVALID) &&
-		    admin_enabled() && r->method_id == HTTP_POST)
-			return refuse_key(c, a, piece);
-		if (a != AUTH_PASS || !who.master)
-			closing = drain(c, piece) == -1;
-		status = admin_generate(c, (int)a, &who, &closing);
-		FUZZ_CHECK(status == 0 || (status >= 200 && status <= 599));
-		if (a != AUTH_PASS || !who.master)
-			FUZZ_CHECK(status != 200);
-		return !closing && r->keepalive;
-	}
-	/* worker.c forwards a CORS preflight without asking for a key;
-	 * asking anyway only tries auth_check more often. */
-	if (a != AUTH_PASS)
-		return refuse_key(c, a, piece);
-	return drain(c, piece) == 0 && r->keepalive;
+	(void)a;
+	keep = serve_request(c);
+	FUZZ_CHECK(keep == 0 || keep == 1);
+	/* A connection carries on only past a request read to its end. */
+	if (keep)
+		FUZZ_CHECK(r->body_done && r->keepalive);
+	return keep;
 }
 
 /*
@@ -512,15 +462,15 @@ worker_path(const uint8_t *data, size_t len, unsigned ctl)
 	for (i = 0; i < PIPELINE_MAX; i++) {
 		rc = client_read_head(&cl);
 		FUZZ_CHECK(rc >= -1 && rc <= 1);
-		if (rc == -1)
+		if (rc == -1) {
 			reqcheck_refused(&cl.req);
+			serve_bad_request(&cl);
+		}
 		if (rc != 1)
 			break;
 		FUZZ_CHECK(cl.pos == cl.head_len && cl.pos <= cl.end);
 		reqcheck_head(&cl.req, cl.buf, cl.head_len);
-		if (!serve_one(&cl, pieces[(ctl >> 3) & 7]))
-			break;
-		if (!cl.req.body_done && drain(&cl, 16 * 1024) == -1)
+		if (!serve_one(&cl))
 			break;
 		client_next(&cl);
 		FUZZ_CHECK(cl.pos == 0 && cl.head_len == 0);

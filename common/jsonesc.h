@@ -1,0 +1,18 @@
+/*
+ * jsonesc: the inside of a JSON string, for the lines and bodies the
+ * daemon formats itself (replies, the access log).  jansson builds the
+ * larger documents; this is for a few fields in a fixed buffer.
+ */
+#ifndef JSONESC_H
+#define JSONESC_H
+
+#include <stddef.h>
+
+/*
+ * Writes s[0, len) escaped into dst (NUL-terminated), stopping before
+ * a character that would not fit whole.  Quote, backslash, control
+ * characters and DEL are escaped.  Returns the length written.
+ */
+size_t	jsonesc(char *dst, size_t size, const char *s, size_t len);
+
+#endif
