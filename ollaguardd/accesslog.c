@@ -17,6 +17,9 @@
 #include "config.h"
 #include "log.h"
 
+/* The target escaped: \u00XX is six bytes for one, and the scheme. */
+#define PATH_OUT	(ACCESSLOG_PATH_MAX * 6 + 128)
+
 enum access_to { TO_OFF, TO_STDERR, TO_SYSLOG, TO_FILE };
 
 static enum access_to	 to = TO_OFF;
@@ -152,8 +155,9 @@ log_target(const struct access_entry *e, char *out, size_t size)
 			if (*p == '@')
 				at = p;
 	if (at != NULL) {
+		/* The scheme is kept, if it looks like one. */
 		p = memmem(t, (size_t)(at - t), "://", 3);
-		skip = p != NULL ? (size_t)(p + 3 - t) : 0;
+		skip = p != NULL && p - t <= 16 ? (size_t)(p + 3 - t) : 0;
 		n = j ? json_str(out, size, t, skip) : log_str(out, size, t,
 		    skip);
 		t = at + 1;
@@ -198,7 +202,7 @@ static int
 format_json(char *line, size_t size, const struct access_entry *e,
     const struct timespec *ts, const char *ttfb)
 {
-	char when[64], key[1024], path[2048], name[800], client[400];
+	char when[64], key[1024], path[PATH_OUT], name[800], client[400];
 	char method[200];
 
 	stamp(ts->tv_sec, when, sizeof(when));
@@ -234,7 +238,7 @@ static int
 format_combined(char *line, size_t size, const struct access_entry *e,
     const struct timespec *ts, const char *ttfb)
 {
-	char when[64], key[600], path[2048], name[129], client[200];
+	char when[64], key[600], path[PATH_OUT], name[129], client[200];
 	char method[200];
 	size_t i, n;
 
