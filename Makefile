@@ -3,6 +3,7 @@
 #   make            build both programs into $(BUILD)/
 #   make check      install missing packages, build, run every test
 #   make asan       the same tests against an ASan/UBSan build
+#   make soak       load and faults for SOAK_SECONDS (300) on loopback
 #   make run        install missing packages, build, start the daemon
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -48,7 +49,8 @@ DEBIAN_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
 		libbsd-dev libmd-dev libjansson-dev node-llhttp libcmocka-dev \
 		python3-pytest curl sqlite3 systemd fail2ban logrotate valgrind
 
-.PHONY: all deps check unit e2e asan run install uninstall clean valgrind
+.PHONY: all deps check unit e2e asan run install uninstall clean valgrind \
+		soak
 
 all: $(BUILD)/ollaguardd $(BUILD)/ollaguard-keyctl
 
@@ -121,6 +123,12 @@ asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    unit fuzz-replay e2e
+
+# Not part of check: SOAK_SECONDS (300) of load and faults on loopback.
+SOAK_SECONDS ?=	300
+soak: all
+	OLLAGUARD_BUILD=$(abspath $(BUILD)) SOAK_SECONDS=$(SOAK_SECONDS) \
+	    $(PYTHON) tests/soak/soak.py
 
 # valgrind cannot run ASan binaries: this uses the plain build.
 valgrind: deps all

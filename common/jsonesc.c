@@ -19,7 +19,7 @@ jsonesc(char *dst, size_t size, const char *s, size_t len)
 		if (c == '"' || c == '\\') {
 			dst[n++] = '\\';
 			dst[n++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f)
+		} else if (c < 0x20 || c >= 0x7f)
 			n += (size_t)snprintf(dst + n, size - n, "\\u%04x", c);
 		else
 			dst[n++] = (char)c;

@@ -1,7 +1,8 @@
 /*
  * accesslog: one line per request, in a combined-like text format or
- * as JSON lines.  Never a key, and never the query string (it may carry
- * secrets).
+ * as JSON lines.  Never a key, the query string or a URL's userinfo
+ * (they may carry secrets); what a client sent is escaped, so it can
+ * never forge a field.
  */
 #ifndef ACCESSLOG_H
 #define ACCESSLOG_H
@@ -9,7 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A line never exceeds this: each field's share is bounded. */
+#define ACCESSLOG_LINE_MAX	8192
+/* The most bytes of a target (before escaping) a line shows. */
+#define ACCESSLOG_PATH_MAX	512
+
 struct config;
+struct timespec;
 
 struct access_entry {
 	const char	*client;
@@ -33,6 +40,10 @@ int	accesslog_open(const struct config *);
 /* Reopens the file (logrotate); keeps the old one if that fails. */
 void	accesslog_reopen(void);
 void	accesslog_write(const struct access_entry *);
+/* Formats e's line (combined, or JSON if as_json), newline included,
+ * into line; its length, or 0 if it does not fit.  For the fuzzer. */
+size_t	accesslog_format(char *, size_t, const struct access_entry *,
+	    int as_json, const struct timespec *);
 void	accesslog_close(void);
 
 #endif

@@ -16,6 +16,8 @@
 #include "request.h"
 
 #define HDR_OUT_MAX	(REQUEST_HEAD_MAX + 1024)
+#define TOO_LARGE	"the Ollama server's response head is too large " \
+			    "(more than 32 KiB, or more than 256 fields)"
 
 static char		 hdrout[HDR_OUT_MAX];
 static struct curl_slist hdrnodes[REQUEST_FIELDS_MAX + 8];
@@ -178,15 +180,70 @@ next_line(const char *line, const char *end, const char **lend)
 	return next;
 }
 
-/* Appends a line and its CRLF; a head too large for out loses it. */
-static void
+/*
+ * Appends a line and its CRLF, keeping room for the CRLF that ends the
+ * head.  A line that does not fit makes the whole head fail: a head
+ * relayed without some of its lines could lose its framing.
+ */
+static int
 head_add(struct response_head *h, const char *s, size_t len)
 {
-	if (h->len + len + 2 > h->size - 64)
-		return;
+	if (h->len + 4 > h->size || len > h->size - h->len - 4)
+		return -1;
 	memcpy(h->buf + h->len, s, len);
 	memcpy(h->buf + h->len + len, "\r\n", 2);
 	h->len += len + 2;
+	return 0;
+}
+
+/*
+ * Finds the Connection header (it may come after the headers it names)
+ * and counts the fields; -1 if there are more than HEADERS_FIELDS_MAX.
+ */
+static int
+scan_fields(const char *raw, const char *end, const char **conn,
+    size_t *conn_len)
+{
+	const char *line, *lend, *next, *colon;
+	int n = 0;
+
+	*conn = NULL;
+	*conn_len = 0;
+	next = next_line(raw, end, &lend);
+	for (line = next; line < end; line = next) {
+		next = next_line(line, end, &lend);
+		if (lend == line)
+			continue;
+		if (++n > HEADERS_FIELDS_MAX)
+			return -1;
+		colon = memchr(line, ':', (size_t)(lend - line));
+		if (colon != NULL &&
+		    name_is(line, (size_t)(colon - line), "connection")) {
+			*conn = colon + 1;
+			*conn_len = (size_t)(lend - *conn);
+		}
+	}
+	return 0;
+}
+
+/* Adds the framing this client needs; -1 if the head has no room. */
+static int
+head_frame(struct response_head *h, const struct request *r, int have_cl,
+    int no_body)
+{
+	if (!no_body && !have_cl) {
+		if (r->http_minor == 1) {
+			h->chunked = 1;
+			if (head_add(h, "Transfer-Encoding: chunked", 26) == -1)
+				return -1;
+		} else
+			h->close = 1;
+	}
+	if (h->close || !r->keepalive)
+		return head_add(h, "Connection: close", 17);
+	if (r->http_minor == 0)
+		return head_add(h, "Connection: keep-alive", 22);
+	return 0;
 }
 
 /*
@@ -199,31 +256,24 @@ headers_response(const char *raw, size_t rawlen, const struct request *r,
     int is_head, int status, struct response_head *h)
 {
 	const char *line, *lend, *next, *end = raw + rawlen, *colon;
-	const char *conn = NULL, *sp;
-	size_t conn_len = 0, namelen;
+	const char *conn, *sp;
+	size_t conn_len, namelen;
 	int have_cl = 0, have_te = 0, no_body;
 
 	h->len = 0;
 	h->chunked = h->close = 0;
-	/* Connection may come after the headers it names: find it first. */
-	next = next_line(raw, end, &lend);
-	for (line = next; line < end; line = next) {
-		next = next_line(line, end, &lend);
-		colon = memchr(line, ':', (size_t)(lend - line));
-		if (colon != NULL &&
-		    name_is(line, (size_t)(colon - line), "connection")) {
-			conn = colon + 1;
-			conn_len = (size_t)(lend - conn);
-		}
-	}
+	if (scan_fields(raw, end, &conn, &conn_len) == -1)
+		return TOO_LARGE;
 	/* The status line, as HTTP/1.1 with upstream's code and reason. */
 	next = next_line(raw, end, &lend);
 	sp = memchr(raw, ' ', (size_t)(lend - raw));
 	if (sp == NULL)
 		return "the Ollama server sent a malformed status line";
-	head_add(h, "HTTP/1.1", 8);
+	if (head_add(h, "HTTP/1.1", 8) == -1)
+		return TOO_LARGE;
 	h->len -= 2;
-	head_add(h, sp, (size_t)(lend - sp));
+	if (head_add(h, sp, (size_t)(lend - sp)) == -1)
+		return TOO_LARGE;
 	for (line = next; line < end; line = next) {
 		next = next_line(line, end, &lend);
 		colon = memchr(line, ':', (size_t)(lend - line));
@@ -237,7 +287,8 @@ headers_response(const char *raw, size_t rawlen, const struct request *r,
 		if (headers_is_hop(line, namelen) ||
 		    named_by_connection(conn, conn_len, line, namelen))
 			continue;
-		head_add(h, line, (size_t)(lend - line));
+		if (head_add(h, line, (size_t)(lend - line)) == -1)
+			return TOO_LARGE;
 	}
 	/* The framing of what upstream sends must be unambiguous, or the
 	 * response could smuggle a second one: refuse it whole. */
@@ -245,20 +296,28 @@ headers_response(const char *raw, size_t rawlen, const struct request *r,
 		return "the Ollama server sent an ambiguous response "
 		    "(Content-Length twice, or with Transfer-Encoding)";
 	no_body = is_head || status == 204 || status == 304;
-	if (!no_body && !have_cl) {
-		if (r->http_minor == 1) {
-			h->chunked = 1;
-			head_add(h, "Transfer-Encoding: chunked", 26);
-		} else
-			h->close = 1;
-	}
-	if (h->close || !r->keepalive)
-		head_add(h, "Connection: close", 17);
-	else if (r->http_minor == 0)
-		head_add(h, "Connection: keep-alive", 22);
+	if (head_frame(h, r, have_cl, no_body) == -1)
+		return TOO_LARGE;
+	/* head_add always leaves room for this. */
 	memcpy(h->buf + h->len, "\r\n", 2);
 	h->len += 2;
 	return NULL;
+}
+
+/*
+ * 100 Continue and 103 Early Hints are interim and skipped.  We never
+ * ask for an upgrade, so a 101 (after which the bytes are no longer
+ * HTTP) or another 1xx is a response we cannot relay.
+ */
+const char *
+headers_status_refused(int status)
+{
+	if (status >= 200 || status == 100 || status == 103)
+		return NULL;
+	if (status == 101)
+		return "the Ollama server switched protocols (101), which "
+		    "was never asked for";
+	return "the Ollama server sent an unknown interim (1xx) response";
 }
 
 /*

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 
+/* The most header fields an upstream response head may have. */
+#define HEADERS_FIELDS_MAX	256
+
 struct curl_slist;
 struct request;
 
@@ -28,6 +31,8 @@ struct curl_slist *headers_upstream(const struct request *, const char *addr);
 const char	*headers_response(const char *raw, size_t rawlen,
 		    const struct request *, int is_head, int status,
 		    struct response_head *);
+/* NULL, or why an upstream status must be refused (a 101, say). */
+const char	*headers_status_refused(int status);
 /* 1 if an upstream status line or header line may be passed on. */
 int		 headers_status_line_ok(const char *line, size_t len);
 int		 headers_line_ok(const char *line, size_t len);

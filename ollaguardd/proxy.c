@@ -183,6 +183,7 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
 	struct xfer *xf = arg;
 	size_t len = size * nitems;
+	const char *why;
 
 	xf->last_rx_ms = monotime_ms();
 	if (xf->ttfb_us < 0)
@@ -196,6 +197,8 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		xf->rawlen = 0;
 		xf->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 +
 		    (buf[11] - '0');
+		if ((why = headers_status_refused(xf->status)) != NULL)
+			return bad_upstream(xf, why);
 	} else if ((len == 2 && buf[0] == '\r') || (len == 1 &&
 	    buf[0] == '\n')) {
 		/* 1xx responses are interim: wait for the final one. */

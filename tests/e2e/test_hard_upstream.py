@@ -373,6 +373,81 @@ def test_bad_chunk_in_response_502(daemon_factory, faulty):
         f"the log line does not say why: {line!r}\n{warnings(d)}"
 
 
+# What follows a 101 is not HTTP: a second head, two Content-Lengths and
+# a control byte, which must never reach the client.
+AFTER_101 = (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+             b"Content-Length: 17\r\nX-Bad: \x01\r\n\r\n" + LEAK)
+INTERIMS = {
+    "101-switching": b"HTTP/1.1 101 Switching Protocols\r\n"
+                     b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    "102-processing": b"HTTP/1.1 102 Processing\r\n\r\n",
+    "199-unknown": b"HTTP/1.1 199 Whatever\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("interim", INTERIMS.values(), ids=INTERIMS.keys())
+def test_unasked_upgrade_or_unknown_1xx_502(daemon_factory, faulty, interim):
+    """We never ask for an upgrade: a 101 (and any 1xx but 100 and 103,
+    which are interim and skipped) is a bad upstream response.  The
+    client gets a 502 and a closed connection, nothing of what came
+    after the 1xx."""
+    d, c, r, closed = error_case(daemon_factory, faulty, interim + AFTER_101,
+                                 then="hold")
+    assert_only_error(c, r, closed, 502)
+    assert b"X-Bad" not in bytes(c.raw)
+    assert faulty.connections[0].closed.wait(3)
+    assert_lives_on(d)
+    line = log_line(d, r"GET /api/tags: 502 \(upstream-bad\)")
+    assert line and re.search(r"(?i)1xx|101|switch", line), \
+        f"the log line does not say why: {line!r}\n{warnings(d)}"
+
+
+def test_interim_100_and_103_skipped(daemon_factory, faulty):
+    """100 and 103 stay interim: skipped, and the final response
+    relayed."""
+    d, c, r, closed = error_case(
+        daemon_factory, faulty,
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
+        b"Link: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+        b"\r\nok")
+    assert r.status == 200 and r.body == b"ok", r
+    assert bytes(c.raw).count(b"HTTP/1.") == 1
+    assert_lives_on(d)
+
+
+@pytest.mark.parametrize("lines,line", [(10900, b"a:"), (257, b"a:"),
+                                        (34, b"X-Long: " + b"v" * 1000)],
+                         ids=["10900-fields", "257-fields", "over-32k"])
+def test_long_response_head_502(daemon_factory, faulty, lines, line):
+    """A head with more fields than the limit (256), or larger than the
+    head buffer, is refused whole: never relayed without some of its
+    lines, which once lost its Content-Length and so its framing.  (A
+    head within both limits always fits once rebuilt for the client:
+    the unit test checks the rebuilt head's own limit.)"""
+    head = (b"HTTP/1.1 200 OK\n" + (line + b"\n") * lines +
+            b"Content-Length: %d\nConnection: close\n\n" % len(LEAK))
+    d, c, r, closed = error_case(daemon_factory, faulty, head + LEAK,
+                                 then="hold")
+    assert_only_error(c, r, closed, 502)
+    assert_lives_on(d)
+    line = log_line(d, r"GET /api/tags: 502 \(upstream-bad\)")
+    assert line and re.search(r"(?i)too large|larger than", line), \
+        f"the log line does not say why: {line!r}\n{warnings(d)}"
+
+
+def test_head_of_many_fields_relayed_whole(daemon_factory, faulty):
+    """Under the limits, every field and the framing get through."""
+    head = (b"HTTP/1.1 200 OK\r\n" +
+            b"".join(b"X-F%d: %d\r\n" % (i, i) for i in range(250)) +
+            b"Content-Length: 2\r\n\r\nok")
+    d, c, r, closed = error_case(daemon_factory, faulty, head)
+    assert r.status == 200 and r.body == b"ok", r
+    assert len(r.header_all("X-F249")) == 1
+    assert sum(1 for n, _ in r.headers if n.startswith("X-F")) == 250
+    assert r.header("Content-Length") == "2"
+    assert_lives_on(d)
+
+
 # ---------------------------------------------------------------------------
 # A kept-alive upstream connection dropped between requests
 

@@ -263,3 +263,60 @@ def test_sigusr1_reopen_reaches_idle_keepalive_connections(daemon_factory,
         f"the request after SIGUSR1 went to the renamed file: new {new}, " \
         f"renamed {old}"
     assert len(old) == 1, old
+
+
+# ---------------------------------------------------------------------------
+# What a client sends can neither forge a field nor leak a password
+
+PW_SECRET = "PWSECRET0123"
+# (raw request target, the path the log must show, in each format)
+HOSTILE_TARGETS = [
+    (b'/api/x"forged', '/api/x\\x22forged', '/api/x"forged'),
+    (b"/api/a\\b", "/api/a\\x5Cb", "/api/a\\b"),
+    (f"http://user:{PW_SECRET}@h?x".encode(), "http://h", "http://h"),
+    (f"http://user:{PW_SECRET}@h/x".encode(), "/x", "/x"),
+]
+STRICT_COMBINED = re.compile(
+    r'(?P<client>[^\s"]+) - (?P<who>[^\s"]+) \[(?P<time>[^\]"]+)\] '
+    r'"(?P<method>[A-Z-]+) (?P<path>[^\s"]+) (?P<proto>HTTP/1\.[01])" '
+    r'(?P<status>\d{3}) (?P<bytes>\d+) in=\d+ time=[\d.]+ '
+    r'ttfb=(?:[\d.]+|-) fail=[a-z-]+')
+
+
+def send_raw_targets(d):
+    for target, _, _ in HOSTILE_TARGETS:
+        with HttpConn("127.0.0.1", d.port) as c:
+            c.send(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n"
+                   b"Authorization: Bearer " + MASTER_KEY.encode() +
+                   b"\r\nConnection: close\r\n\r\n")
+            c.read_until_close()
+
+
+def test_combined_log_escapes_and_hides_userinfo(daemon_factory, tmp_path):
+    """A quote in the path is \\x22 (as nginx writes it), a backslash
+    and bytes from 0x7f up are escaped too, so every line parses back
+    into exactly its fields; an absolute-form target's user:password
+    is never logged, even when the request is refused."""
+    log = tmp_path / "access.log"
+    d = daemon_factory(workers=1, extra_args=["--access-log", str(log)])
+    send_raw_targets(d)
+    lines = wait_lines(log, len(HOSTILE_TARGETS))
+    assert len(lines) == len(HOSTILE_TARGETS), lines
+    for (target, want, _), line in zip(HOSTILE_TARGETS, lines):
+        m = STRICT_COMBINED.fullmatch(line)
+        assert m, f"a forged or unparsable line for {target!r}: {line!r}"
+        assert m["path"] == want, line
+    assert_no_secrets(log, PW_SECRET)
+    assert PW_SECRET not in d.stderr_text()
+
+
+def test_json_log_escapes_and_hides_userinfo(daemon_factory, tmp_path):
+    log = tmp_path / "access.json"
+    d = daemon_factory(workers=1, extra_args=["--access-log", str(log),
+                                              "--access-log-format", "json"])
+    send_raw_targets(d)
+    objs = json_lines(log, len(HOSTILE_TARGETS))
+    assert len(objs) == len(HOSTILE_TARGETS), objs
+    for (target, _, want), o in zip(HOSTILE_TARGETS, objs):
+        assert o["path"] == want, (target, o)
+    assert_no_secrets(log, PW_SECRET)

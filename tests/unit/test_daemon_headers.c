@@ -155,6 +155,48 @@ test_response_framing(void **state)
 	assert_head(&h, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
 }
 
+/* A head that does not fit, or has too many fields, fails whole. */
+static void
+test_response_too_large(void **state)
+{
+	static char raw[40000];
+	struct response_head h;
+	size_t n = 0;
+	int i;
+
+	parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	n = strlcpy(raw, "HTTP/1.1 200 OK\n", sizeof(raw));
+	for (i = 0; i < HEADERS_FIELDS_MAX - 1; i++)
+		n = strlcat(raw, "a:\n", sizeof(raw));
+	assert_null(respond(raw, 0, 200, &h));
+	assert_int_equal(h.chunked, 1);
+	strlcat(raw, "a:\n", sizeof(raw));
+	strlcat(raw, "b:\n", sizeof(raw));
+	assert_non_null(respond(raw, 0, 200, &h));
+
+	/* 200 lines of 40 bytes: fits the raw 8 KiB, not the rebuilt head
+	 * with its CRLFs and Transfer-Encoding. */
+	n = strlcpy(raw, "HTTP/1.1 200 OK\n", sizeof(raw));
+	for (i = 0; i < 200; i++)
+		n = strlcat(raw, "x:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+		    sizeof(raw));
+	assert_true(n < 8192 && n + 200 + 30 > 8192);
+	assert_non_null(respond(raw, 0, 200, &h));
+	assert_true(h.len <= 8192);
+}
+
+static void
+test_status_refused(void **state)
+{
+	assert_null(headers_status_refused(200));
+	assert_null(headers_status_refused(100));
+	assert_null(headers_status_refused(103));
+	assert_null(headers_status_refused(599));
+	assert_non_null(headers_status_refused(101));
+	assert_non_null(headers_status_refused(102));
+	assert_non_null(headers_status_refused(199));
+}
+
 static void
 test_hop(void **state)
 {
@@ -175,6 +217,8 @@ main(void)
 		cmocka_unit_test(test_status_line),
 		cmocka_unit_test(test_header_line),
 		cmocka_unit_test(test_response_framing),
+		cmocka_unit_test(test_response_too_large),
+		cmocka_unit_test(test_status_refused),
 		cmocka_unit_test(test_hop),
 	};
 
