@@ -101,19 +101,20 @@ $(BUILD)/ollaguard-keyctl: $(KEYCTL_OBJS) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 # A unit test of common/ links libcommon; a test_daemon_* test links the
-# daemon's objects too (all but its main()).
+# daemon's objects too (all but its main()).  Its .d file adds the
+# headers it read to $^, hence the filters.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libcommon.a | \
     pkgcheck pkgcheck-cmocka
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) \
-	    $(CMOCKA_FLAGS)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $(LDFLAGS_ALL) -o $@ \
+	    $(filter %.c %.a,$^) $(LIBS) $(CMOCKA_FLAGS)
 
 $(BUILD)/tests/test_daemon_%: tests/unit/test_daemon_%.c \
     $(filter-out $(BUILD)/obj/ollaguardd/main.o,$(DAEMON_OBJS)) \
     $(LLHTTP_OBJS) $(BUILD)/libcommon.a | pkgcheck pkgcheck-cmocka
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
-	    $^ $(LIBS) $(CMOCKA_FLAGS)
+	    $(filter %.c %.o %.a,$^) $(LIBS) $(CMOCKA_FLAGS)
 
 # $(call install-pkgs,PACKAGES): installs what is missing as root, or
 # prints the apt-get line and fails.
