@@ -7,6 +7,7 @@
  * connection this returns.  Nothing here logs: errors go back in err,
  * each naming the file.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -61,7 +62,9 @@ static const char *const kf_migrations[] = {
 _Static_assert(KF_NITEMS(kf_migrations) == KEYSTORE_SCHEMA_VERSION,
     "KEYSTORE_SCHEMA_VERSION must match the migrations");
 
-static int	kf_file(const char *, int, char *, size_t);
+static int	kf_file(const char *, int, char *, size_t, char *, size_t);
+static int	kf_ident(int, const char *, int, char *, size_t);
+static int	kf_walown(const char *, const char *, int *, char *, size_t);
 static int	kf_query(sqlite3 *, const char *, int64_t *, int64_t *);
 static void	kf_openerr(sqlite3 *, int, const char *, char *, size_t);
 static int	kf_migrate(sqlite3 *, const char *, char *, size_t);
@@ -74,7 +77,8 @@ static int	kf_wal(sqlite3 *, int, const char *, char *, size_t);
  * database file" get their real cause.
  */
 static int
-kf_file(const char *path, int flags, char *err, size_t errlen)
+kf_file(const char *path, int flags, char *id, size_t idlen, char *err,
+    size_t errlen)
 {
 	static const char zero[16];
 	char		 dir[PATH_MAX], *slash, magic[16];
@@ -144,8 +148,105 @@ kf_file(const char *path, int flags, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	if (kf_ident(fd, "", AT_EMPTY_PATH, id, idlen) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	close(fd);
 	return 0;
+}
+
+/*
+ * Which file this is, as text: device, inode and, where the file system
+ * keeps one, birth time, which tells a new file from an old one whose
+ * inode number it was given again.
+ */
+static int
+kf_ident(int dirfd, const char *path, int flags, char *id, size_t idlen)
+{
+	struct statx	 stx;
+
+	if (statx(dirfd, path, flags, STATX_INO | STATX_BTIME, &stx) == -1)
+		return -1;
+	if (!(stx.stx_mask & STATX_BTIME))
+		memset(&stx.stx_btime, 0, sizeof(stx.stx_btime));
+	snprintf(id, idlen, "%u:%u %llu %lld.%09u\n", stx.stx_dev_major,
+	    stx.stx_dev_minor, (unsigned long long)stx.stx_ino,
+	    (long long)stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec);
+	return 0;
+}
+
+/*
+ * SQLite finds a database's -wal and -shm by its path, not by its inode,
+ * so a database renamed over one in use would have the old file's WAL
+ * played into it: old keys back, new ones missing, the file damaged.
+ * <path>-walid records which file (device, inode, birth time) the -wal
+ * and -shm at the path belong to; every open by these programs checks
+ * it, and holds it locked from the check until SQLite has opened its
+ * WAL, so two processes cannot both decide.  WAL files recorded as
+ * another file's are provably stale: the -wal is renamed aside (the
+ * replaced file's last changes stay in it, for recovery by hand) and
+ * the -shm, an index of that -wal, removed.  Processes still using the
+ * replaced file keep theirs through their open descriptors.  With no
+ * record (files from before it existed) the WAL is taken as the file's.
+ */
+static int
+kf_walown(const char *path, const char *id, int *lockfd, char *err,
+    size_t errlen)
+{
+	char		 idpath[PATH_MAX], wal[PATH_MAX], shm[PATH_MAX];
+	char		 aside[PATH_MAX + 32], old[128];
+	ssize_t		 n;
+	size_t		 idlen = strlen(id);
+	int		 fd;
+
+	if ((size_t)snprintf(idpath, sizeof(idpath), "%s-walid", path) >=
+	    sizeof(idpath) || (size_t)snprintf(aside, sizeof(aside),
+	    "%s-wal.replaced-%lld-%ld", path, (long long)time(NULL),
+	    (long)getpid()) >=
+	    sizeof(aside)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	snprintf(shm, sizeof(shm), "%s-shm", path);
+	fd = open(idpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s (it must belong to the user "
+		    "that opens the database: chown it as %s)", idpath,
+		    strerror(errno), path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX) == -1 ||
+	    (n = pread(fd, old, sizeof(old) - 1, 0)) == -1)
+		goto fail;
+	old[n] = '\0';
+	if (n > 0 && strcmp(old, id) != 0) {
+		if (rename(wal, aside) == -1 && errno != ENOENT) {
+			snprintf(err, errlen, "%s belongs to the file this "
+			    "one replaced and cannot be moved aside: %s", wal,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (unlink(shm) == -1 && errno != ENOENT) {
+			snprintf(err, errlen, "%s belongs to the file this "
+			    "one replaced and cannot be removed: %s", shm,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	if (strcmp(old, id) != 0 && (ftruncate(fd, 0) == -1 ||
+	    pwrite(fd, id, idlen, 0) != (ssize_t)idlen))
+		goto fail;
+	*lockfd = fd;
+	return 0;
+ fail:
+	snprintf(err, errlen, "%s: %s", idpath, strerror(errno));
+	close(fd);
+	return -1;
 }
 
 /* A one-off query at open time; hot statements are prepared once. */
@@ -280,17 +381,18 @@ kf_wal(sqlite3 *db, int flags, const char *path, char *err, size_t errlen)
 }
 
 sqlite3 *
-keyfile_open(const char *path, int flags, int *busy, char *err,
+keyfile_open(const char *path, int flags, int *busy, char *id, char *err,
     size_t errlen)
 {
 	sqlite3		*db = NULL;
 	int64_t		 ver, nobj;
-	int		 rc;
+	int		 rc, lockfd = -1;
 
 	kf_open_busy = 0;
 	if (errlen > 0)
 		err[0] = '\0';
-	if (kf_file(path, flags, err, errlen) == -1)
+	if (kf_file(path, flags, id, KEYFILE_ID_MAX, err, errlen) == -1 ||
+	    kf_walown(path, id, &lockfd, err, errlen) == -1)
 		return NULL;
 	rc = sqlite3_open_v2(path, &db,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -325,22 +427,39 @@ keyfile_open(const char *path, int flags, int *busy, char *err,
 	if (ver < KEYSTORE_SCHEMA_VERSION &&
 	    kf_migrate(db, path, err, errlen) == -1)
 		goto out;
+	close(lockfd);
 	return db;
  fail:
 	kf_openerr(db, rc, path, err, errlen);
  out:
 	*busy = kf_open_busy;
-	keyfile_close(db);
+	keyfile_close(db, id);
+	close(lockfd);
 	return NULL;
 }
 
+/*
+ * The last connection to close a database checkpoints it and deletes
+ * the -wal and -shm by name.  If the file was replaced since it was
+ * opened, those names are the new file's, so they are kept.
+ */
 void
-keyfile_close(sqlite3 *db)
+keyfile_close(sqlite3 *db, const char *id)
 {
+	const char	*path;
+	char		 now[KEYFILE_ID_MAX];
+	int		 keep = 1;
+
 	if (db == NULL)
 		return;
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	path = sqlite3_db_filename(db, "main");
+	if (path == NULL || path[0] == '\0' ||
+	    kf_ident(AT_FDCWD, path, 0, now, sizeof(now)) == -1 ||
+	    strcmp(now, id) != 0)
+		sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL,
+		    &keep);
 	sqlite3_close_v2(db);
 }
 

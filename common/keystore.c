@@ -71,6 +71,7 @@ static const char *const ks_sql[ST_MAX] = {
 
 struct keystore {
 	sqlite3		*db;
+	char		 id[KEYFILE_ID_MAX];	/* the file opened */
 	sqlite3_stmt	*st[ST_MAX];
 	int		 intx;		/* inside keystore_begin */
 	/*
@@ -135,7 +136,8 @@ ks_open_once(const char *path, int flags, int *busy, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if ((ks->db = keyfile_open(path, flags, busy, err, errlen)) == NULL) {
+	if ((ks->db = keyfile_open(path, flags, busy, ks->id, err,
+	    errlen)) == NULL) {
 		free(ks);
 		return NULL;
 	}
@@ -160,7 +162,7 @@ keystore_close(struct keystore *ks)
 		return;
 	for (i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(ks->st[i]);
-	keyfile_close(ks->db);
+	keyfile_close(ks->db, ks->id);
 	free(ks);
 }
 
