@@ -269,6 +269,12 @@ parse_time(json_t *o, const char *field, int64_t *t, char *why,
 		    "(like 2026-11-26T14:05:00Z)", field);
 		return -1;
 	}
+	/* No key was made, used or revoked before 1970: such a time is a
+	 * damaged file, not data to keep. */
+	if (*t < 0) {
+		snprintf(why, whylen, "\"%s\" is before 1970", field);
+		return -1;
+	}
 	/* 0 is "never" in a keyinfo: the epoch itself would import a
 	 * revoked key as active and an expiring one as never expiring. */
 	if (*t == 0) {
@@ -375,6 +381,12 @@ keyjson_import(struct keystore *ks, const char *buf, size_t len,
 	return rc;
 }
 
+/*
+ * Databases written before durations were limited can hold expiry times
+ * past the year 9999, or below zero where the sum overflowed.  They are
+ * written as the nearest time import takes, which leaves the key as it
+ * is (never expiring, or expired), so an export always imports.
+ */
 json_t *
 keyjson_time(int64_t t)
 {
@@ -382,6 +394,10 @@ keyjson_time(int64_t t)
 
 	if (t == 0)
 		return json_null();
+	if (t < 0)
+		t = 1;
+	else if (t > TIMEFMT_MAX)
+		t = TIMEFMT_MAX;
 	timefmt_iso(t, buf, sizeof(buf));
 	return json_string(buf);
 }

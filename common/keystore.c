@@ -17,6 +17,7 @@
 
 #include "keystore.h"
 #include "keyfile.h"
+#include "timefmt.h"
 
 #define KS_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -285,8 +286,12 @@ keystore_add(struct keystore *ks, const struct keyinfo *ki, int64_t *id)
 
 	hintlen = strnlen(ki->hint, sizeof(ki->hint));
 	namelen = strnlen(ki->name, sizeof(ki->name));
+	/* Every time stored must be one export can write and import read. */
 	if (hintlen == sizeof(ki->hint) || namelen == sizeof(ki->name) ||
-	    ki->origin < ORIGIN_GENERATE || ki->origin > ORIGIN_IMPORT) {
+	    ki->origin < ORIGIN_GENERATE || ki->origin > ORIGIN_IMPORT ||
+	    ki->created_at < 0 || ki->created_at > TIMEFMT_MAX ||
+	    ki->expires_at < 0 || ki->expires_at > TIMEFMT_MAX ||
+	    ki->revoked_at < 0 || ki->revoked_at > TIMEFMT_MAX) {
 		strlcpy(ks->errmsg, "invalid key information",
 		    sizeof(ks->errmsg));
 		return -1;

@@ -54,7 +54,7 @@ do_add(int argc, char **argv)
 			prefix = optarg;
 			break;
 		case 'e':
-			if (timefmt_duration(optarg, &secs, &errstr) == -1)
+			if (timefmt_duration(optarg, &secs, &errstr) != 0)
 				keyctl_usage_error("--expires %s: %s", optarg,
 				    errstr);
 			break;
@@ -73,8 +73,6 @@ do_add(int argc, char **argv)
 
 	memset(&ki, 0, sizeof(ki));
 	now = time(NULL);
-	if (secs > INT64_MAX - now)
-		keyctl_usage_error("--expires: too far in the future");
 	if (keygen_new(prefix, key, sizeof(key)) == -1)
 		errx(KEYCTL_FAIL, "add: cannot make a key");
 	keygen_hash(key, strlen(key), ki.hash);

@@ -98,6 +98,7 @@ parse_options(const char *body, size_t len, char *name, size_t namesize,
 	json_t *root, *v;
 	const char *key, *errstr;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < len && strchr(" \t\r\n", body[i]) != NULL; i++)
 		;
@@ -130,8 +131,15 @@ parse_options(const char *body, size_t len, char *name, size_t namesize,
 		} else if (strcmp(key, "expires_in") == 0) {
 			if (json_is_null(v))
 				continue;
-			if (!json_is_string(v) || timefmt_duration(
-			    json_string_value(v), expires_in, &errstr) == -1) {
+			rc = json_is_string(v) ? timefmt_duration(
+			    json_string_value(v), expires_in, &errstr) : -1;
+			if (rc == TIMEFMT_TOOLONG) {
+				snprintf(why, sizeof(why), "\"expires_in\" %s",
+				    errstr);
+				json_decref(root);
+				return why;
+			}
+			if (rc == -1) {
 				json_decref(root);
 				return "\"expires_in\" must be a duration such "
 				    "as \"30d\", \"12h\" or \"90m\"";
