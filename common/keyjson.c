@@ -402,36 +402,110 @@ keyjson_time(int64_t t)
 	return json_string(buf);
 }
 
+/*
+ * The fields of a key in each form, in the order written: the order is
+ * part of the output people diff and scripts read.
+ */
+enum kj_field {
+	KJ_END = 0,
+	KJ_ID,
+	KJ_HASH,
+	KJ_NAME,
+	KJ_HINT,
+	KJ_CREATED,
+	KJ_EXPIRES,
+	KJ_REVOKED,
+	KJ_LASTUSED,
+	KJ_REQUESTS,
+	KJ_STATE,
+	KJ_ORIGIN
+};
+
+static const char *const kj_names[] = {
+	[KJ_ID] = "id",
+	[KJ_HASH] = "hash",
+	[KJ_NAME] = "name",
+	[KJ_HINT] = "hint",
+	[KJ_CREATED] = "created_at",
+	[KJ_EXPIRES] = "expires_at",
+	[KJ_REVOKED] = "revoked_at",
+	[KJ_LASTUSED] = "last_used_at",
+	[KJ_REQUESTS] = "requests",
+	[KJ_STATE] = "state",
+	[KJ_ORIGIN] = "origin",
+};
+
+static const enum kj_field kj_forms[][11] = {
+	[KEYJSON_EXPORT] = { KJ_HASH, KJ_HINT, KJ_NAME, KJ_CREATED,
+	    KJ_EXPIRES, KJ_REVOKED, KJ_ORIGIN, KJ_REQUESTS, KJ_LASTUSED },
+	[KEYJSON_LIST] = { KJ_ID, KJ_NAME, KJ_HINT, KJ_CREATED, KJ_EXPIRES,
+	    KJ_REVOKED, KJ_LASTUSED, KJ_REQUESTS, KJ_STATE, KJ_ORIGIN },
+};
+
+static json_t *
+kj_value(const struct keyinfo *ki, enum kj_field f, int64_t now)
+{
+	char	hex[KEYGEN_HEXLEN];
+
+	switch (f) {
+	case KJ_ID:
+		return json_integer(ki->id);
+	case KJ_HASH:
+		keygen_hex(ki->hash, hex);
+		return json_string(hex);
+	case KJ_NAME:
+		return ki->name[0] == '\0' ? json_null() : json_string(ki->name);
+	case KJ_HINT:
+		return json_string(ki->hint);
+	case KJ_CREATED:
+		return keyjson_time(ki->created_at);
+	case KJ_EXPIRES:
+		return keyjson_time(ki->expires_at);
+	case KJ_REVOKED:
+		return keyjson_time(ki->revoked_at);
+	case KJ_LASTUSED:
+		return keyjson_time(ki->last_used_at);
+	case KJ_REQUESTS:
+		return json_integer(ki->requests);
+	case KJ_STATE:
+		return json_string(keystore_state_name(
+		    keystore_key_state(ki, now)));
+	case KJ_ORIGIN:
+		return json_string(keystore_origin_name(ki->origin));
+	case KJ_END:
+		break;
+	}
+	return NULL;
+}
+
+json_t *
+keyjson_key_object(const struct keyinfo *ki, int form, int64_t now)
+{
+	const enum kj_field	*f;
+	json_t			*o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	/* json_object_set_new fails, and frees nothing, on a NULL value:
+	 * a name or hint that is not UTF-8 ends up here too. */
+	for (f = kj_forms[form]; *f != KJ_END; f++)
+		if (json_object_set_new(o, kj_names[*f],
+		    kj_value(ki, *f, now)) == -1) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
 /* One key per line, so an export diffs and greps well. */
 static int
 export_key(const struct keyinfo *ki, void *arg)
 {
 	struct export	*x = arg;
-	char		 hex[KEYGEN_HEXLEN];
 	json_t		*o;
 	int		 rc = -1;
 
-	keygen_hex(ki->hash, hex);
-	if ((o = json_object()) == NULL)
-		goto done;
-	/* json_object_set_new fails, and frees nothing, on a NULL value:
-	 * a name or hint that is not UTF-8 ends up here too. */
-	if (json_object_set_new(o, "hash", json_string(hex)) == -1 ||
-	    json_object_set_new(o, "hint", json_string(ki->hint)) == -1 ||
-	    json_object_set_new(o, "name", ki->name[0] == '\0' ?
-	    json_null() : json_string(ki->name)) == -1 ||
-	    json_object_set_new(o, "created_at",
-	    keyjson_time(ki->created_at)) == -1 ||
-	    json_object_set_new(o, "expires_at",
-	    keyjson_time(ki->expires_at)) == -1 ||
-	    json_object_set_new(o, "revoked_at",
-	    keyjson_time(ki->revoked_at)) == -1 ||
-	    json_object_set_new(o, "origin",
-	    json_string(keystore_origin_name(ki->origin))) == -1 ||
-	    json_object_set_new(o, "requests",
-	    json_integer(ki->requests)) == -1 ||
-	    json_object_set_new(o, "last_used_at",
-	    keyjson_time(ki->last_used_at)) == -1) {
+	if ((o = keyjson_key_object(ki, KEYJSON_EXPORT, 0)) == NULL) {
 		snprintf(x->err, x->errlen, "key %" PRId64 ": its name or "
 		    "hint cannot be written as JSON", ki->id);
 		goto done;

@@ -51,4 +51,14 @@ void		 keyjson_free(struct keyjson *);
 struct json_t;
 struct json_t	*keyjson_time(int64_t t);
 
+/* The forms of keyjson_key_object. */
+#define KEYJSON_EXPORT	0	/* export: hash and metadata */
+#define KEYJSON_LIST	1	/* list --json: id, metadata, state at now */
+
+/* One key as a JSON object in form; NULL if its name or hint cannot be
+ * written as JSON. */
+struct keyinfo;
+struct json_t	*keyjson_key_object(const struct keyinfo *, int form,
+		    int64_t now);
+
 #endif

@@ -571,6 +571,17 @@ keystore_record_use(struct keystore *ks, const struct keyuse *use, size_t n)
 	return ks_txend(ks, own, ret);
 }
 
+/* Revoked beats expired, as in keystore_lookup_name. */
+enum keystate
+keystore_key_state(const struct keyinfo *ki, int64_t now)
+{
+	if (ki->revoked_at != 0)
+		return KEY_REVOKED;
+	if (ki->expires_at != 0 && ki->expires_at <= now)
+		return KEY_EXPIRED;
+	return KEY_ACTIVE;
+}
+
 const char *
 keystore_state_name(enum keystate state)
 {
