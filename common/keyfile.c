@@ -62,9 +62,11 @@ static const char *const kf_migrations[] = {
 _Static_assert(KF_NITEMS(kf_migrations) == KEYSTORE_SCHEMA_VERSION,
     "KEYSTORE_SCHEMA_VERSION must match the migrations");
 
-static int	kf_file(const char *, int, char *, size_t, char *, size_t);
+static int	kf_file(const char *, int, struct stat *, char *, size_t, char *,
+		    size_t);
 static int	kf_ident(int, const char *, int, char *, size_t);
-static int	kf_walown(const char *, const char *, int *, char *, size_t);
+static int	kf_walown(const char *, const struct stat *, const char *, int *,
+		    char *, size_t);
 static int	kf_query(sqlite3 *, const char *, int64_t *, int64_t *);
 static void	kf_openerr(sqlite3 *, int, const char *, char *, size_t);
 static int	kf_migrate(sqlite3 *, const char *, char *, size_t);
@@ -77,8 +79,8 @@ static int	kf_wal(sqlite3 *, int, const char *, char *, size_t);
  * database file" get their real cause.
  */
 static int
-kf_file(const char *path, int flags, char *id, size_t idlen, char *err,
-    size_t errlen)
+kf_file(const char *path, int flags, struct stat *dbsb, char *id,
+    size_t idlen, char *err, size_t errlen)
 {
 	static const char zero[16];
 	char		 dir[PATH_MAX], *slash, magic[16];
@@ -153,6 +155,7 @@ kf_file(const char *path, int flags, char *id, size_t idlen, char *err,
 		close(fd);
 		return -1;
 	}
+	*dbsb = sb;
 	close(fd);
 	return 0;
 }
@@ -192,9 +195,10 @@ kf_ident(int dirfd, const char *path, int flags, char *id, size_t idlen)
  * record (files from before it existed) the WAL is taken as the file's.
  */
 static int
-kf_walown(const char *path, const char *id, int *lockfd, char *err,
-    size_t errlen)
+kf_walown(const char *path, const struct stat *dbsb, const char *id,
+    int *lockfd, char *err, size_t errlen)
 {
+	struct stat	 sb;
 	char		 idpath[PATH_MAX], wal[PATH_MAX], shm[PATH_MAX];
 	char		 aside[PATH_MAX + 32], old[128];
 	ssize_t		 n;
@@ -204,8 +208,7 @@ kf_walown(const char *path, const char *id, int *lockfd, char *err,
 	if ((size_t)snprintf(idpath, sizeof(idpath), "%s-walid", path) >=
 	    sizeof(idpath) || (size_t)snprintf(aside, sizeof(aside),
 	    "%s-wal.replaced-%lld-%ld", path, (long long)time(NULL),
-	    (long)getpid()) >=
-	    sizeof(aside)) {
+	    (long)getpid()) >= sizeof(aside)) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
@@ -218,6 +221,16 @@ kf_walown(const char *path, const char *id, int *lockfd, char *err,
 		    strerror(errno), path);
 		return -1;
 	}
+	/*
+	 * The record belongs to whoever owns the database, as the daemon
+	 * serves as that user: root running keyctl first must not leave a
+	 * file the daemon cannot open.  Only root can change it; others
+	 * fail here harmlessly.
+	 */
+	if (fstat(fd, &sb) == 0 && (sb.st_uid != dbsb->st_uid ||
+	    sb.st_gid != dbsb->st_gid) &&
+	    fchown(fd, dbsb->st_uid, dbsb->st_gid) == -1 && errno != EPERM)
+		goto fail;
 	if (flock(fd, LOCK_EX) == -1 ||
 	    (n = pread(fd, old, sizeof(old) - 1, 0)) == -1)
 		goto fail;
@@ -385,14 +398,15 @@ keyfile_open(const char *path, int flags, int *busy, char *id, char *err,
     size_t errlen)
 {
 	sqlite3		*db = NULL;
+	struct stat	 sb;
 	int64_t		 ver, nobj;
 	int		 rc, lockfd = -1;
 
 	kf_open_busy = 0;
 	if (errlen > 0)
 		err[0] = '\0';
-	if (kf_file(path, flags, id, KEYFILE_ID_MAX, err, errlen) == -1 ||
-	    kf_walown(path, id, &lockfd, err, errlen) == -1)
+	if (kf_file(path, flags, &sb, id, KEYFILE_ID_MAX, err, errlen) == -1 ||
+	    kf_walown(path, &sb, id, &lockfd, err, errlen) == -1)
 		return NULL;
 	rc = sqlite3_open_v2(path, &db,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
