@@ -230,7 +230,8 @@ jsonwalk_scan(struct jsonwalk *jw, jw_check check, char *err, size_t errlen)
 		return jw_expected(jw, pos, "'[' or '{' expected", err, errlen);
 	pos = jw_skip_ws(jw, pos);
 	if (pos != jw->len)
-		return jw_expected(jw, pos, "end of file expected", err, errlen);
+		return jw_expected(jw, pos, "end of file expected", err,
+		    errlen);
 	if (jw->where == NULL) {
 		snprintf(err, errlen, "no \"keys\" or \"api_keys\" array");
 		return -1;

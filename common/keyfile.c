@@ -62,11 +62,11 @@ static const char *const kf_migrations[] = {
 _Static_assert(KF_NITEMS(kf_migrations) == KEYSTORE_SCHEMA_VERSION,
     "KEYSTORE_SCHEMA_VERSION must match the migrations");
 
-static int	kf_file(const char *, int, struct stat *, char *, size_t, char *,
-		    size_t);
-static int	kf_ident(int, const char *, int, char *, size_t);
-static int	kf_walown(const char *, const struct stat *, const char *, int *,
+static int	kf_file(const char *, int, struct stat *, char *, size_t,
 		    char *, size_t);
+static int	kf_ident(int, const char *, int, char *, size_t);
+static int	kf_walown(const char *, const struct stat *, const char *,
+		    int *, char *, size_t);
 static int	kf_query(sqlite3 *, const char *, int64_t *, int64_t *);
 static void	kf_openerr(sqlite3 *, int, const char *, char *, size_t);
 static int	kf_migrate(sqlite3 *, const char *, char *, size_t);

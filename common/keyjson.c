@@ -307,8 +307,8 @@ keyjson_store(struct keystore *ks, const struct keyjson *kj,
 		if (rc == -1)
 			goto fail;
 		if (entry_store(ks, &e, counts) == -1) {
-			snprintf(err, errlen, "%s[%zu]: %s", kj->jw.where, w.i - 1,
-			    keystore_errmsg(ks));
+			snprintf(err, errlen, "%s[%zu]: %s", kj->jw.where,
+			    w.i - 1, keystore_errmsg(ks));
 			goto fail;
 		}
 	}
@@ -454,7 +454,9 @@ kj_value(const struct keyinfo *ki, enum kj_field f, int64_t now)
 		keygen_hex(ki->hash, hex);
 		return json_string(hex);
 	case KJ_NAME:
-		return ki->name[0] == '\0' ? json_null() : json_string(ki->name);
+		if (ki->name[0] == '\0')
+			return json_null();
+		return json_string(ki->name);
 	case KJ_HINT:
 		return json_string(ki->hint);
 	case KJ_CREATED:
