@@ -47,12 +47,18 @@ int		 keyjson_store(struct keystore *, const struct keyjson *,
 		    struct keyjson_counts *, char *err, size_t errlen);
 void		 keyjson_free(struct keyjson *);
 
-/* 1 if name may name a key: 1 to KEYSTORE_NAME_MAX - 1 bytes of UTF-8,
- * no control characters, and not all digits (those are ids). */
-int		 keyjson_name_valid(const char *name);
-
 /* A timestamp as an ISO 8601 JSON string, or null for 0 ("never"). */
 struct json_t;
 struct json_t	*keyjson_time(int64_t t);
+
+/* The forms of keyjson_key_object. */
+#define KEYJSON_EXPORT	0	/* export: hash and metadata */
+#define KEYJSON_LIST	1	/* list --json: id, metadata, state at now */
+
+/* One key as a JSON object in form; NULL if its name or hint cannot be
+ * written as JSON. */
+struct keyinfo;
+struct json_t	*keyjson_key_object(const struct keyinfo *, int form,
+		    int64_t now);
 
 #endif

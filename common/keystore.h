@@ -108,6 +108,8 @@ int		 keystore_begin(struct keystore *);
 int		 keystore_commit(struct keystore *);
 void		 keystore_rollback(struct keystore *);
 
+/* A listed key's state at now, as keystore_lookup decides it. */
+enum keystate	 keystore_key_state(const struct keyinfo *, int64_t now);
 const char	*keystore_state_name(enum keystate);
 const char	*keystore_origin_name(enum keyorigin);
 /* -1 if name is not an origin name. */

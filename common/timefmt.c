@@ -18,6 +18,7 @@
 #include "timefmt.h"
 
 #define TIMEFMT_ISO_FMT	"%Y-%m-%dT%H:%M:%SZ"
+#define TIMEFMT_TOOLONG_MSG	"is more than 100 years (36525d)"
 
 static const struct {
 	char		 unit;
@@ -58,15 +59,15 @@ timefmt_duration(const char *s, int64_t *secs, const char **errstr)
 		return -1;
 	}
 	if (len >= sizeof(num)) {
-		*errstr = "is too large";
-		return -1;
+		*errstr = TIMEFMT_TOOLONG_MSG;
+		return TIMEFMT_TOOLONG;
 	}
 	memcpy(num, s, len);
 	num[len] = '\0';
 	n = strtonum(num, 0, INT64_MAX, &e);
 	if (e != NULL) {
-		*errstr = "is too large";
-		return -1;
+		*errstr = TIMEFMT_TOOLONG_MSG;
+		return TIMEFMT_TOOLONG;
 	}
 	if (n == 0) {
 		*errstr = "must be greater than zero";
@@ -76,9 +77,9 @@ timefmt_duration(const char *s, int64_t *secs, const char **errstr)
 	    i++) {
 		if (timefmt_units[i].unit != s[len])
 			continue;
-		if (n > INT64_MAX / timefmt_units[i].secs) {
-			*errstr = "is too large";
-			return -1;
+		if (n > TIMEFMT_DURATION_MAX / timefmt_units[i].secs) {
+			*errstr = TIMEFMT_TOOLONG_MSG;
+			return TIMEFMT_TOOLONG;
 		}
 		*secs = n * timefmt_units[i].secs;
 		*errstr = NULL;

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "keygen.h"
-#include "keyjson.h"
+#include "keyname.h"
 #include "keystore.h"
 #include "timefmt.h"
 #include "keyctl.h"
@@ -54,7 +54,7 @@ do_add(int argc, char **argv)
 			prefix = optarg;
 			break;
 		case 'e':
-			if (timefmt_duration(optarg, &secs, &errstr) == -1)
+			if (timefmt_duration(optarg, &secs, &errstr) != 0)
 				keyctl_usage_error("--expires %s: %s", optarg,
 				    errstr);
 			break;
@@ -62,7 +62,7 @@ do_add(int argc, char **argv)
 	}
 	if (optind != argc)
 		keyctl_usage_error("%s: unexpected argument", argv[optind]);
-	if (name != NULL && !keyjson_name_valid(name))
+	if (name != NULL && !keyname_valid(name))
 		keyctl_usage_error("--name: a name is 1 to %d bytes of text "
 		    "without control characters, and not all digits",
 		    KEYSTORE_NAME_MAX - 1);
@@ -73,8 +73,6 @@ do_add(int argc, char **argv)
 
 	memset(&ki, 0, sizeof(ki));
 	now = time(NULL);
-	if (secs > INT64_MAX - now)
-		keyctl_usage_error("--expires: too far in the future");
 	if (keygen_new(prefix, key, sizeof(key)) == -1)
 		errx(KEYCTL_FAIL, "add: cannot make a key");
 	keygen_hash(key, strlen(key), ki.hash);

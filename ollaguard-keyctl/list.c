@@ -34,24 +34,12 @@ struct list {
 	int		failed;		/* a key could not be shown */
 };
 
-static const char	*list_state(const struct keyinfo *, int64_t);
 static int		 columns(const char *);
 static void		 put_cell(const char *, int);
 static void		 put_time(int64_t, char *, size_t);
 static int		 measure(const struct keyinfo *, void *);
 static int		 print_row(const struct keyinfo *, void *);
 static int		 print_json(const struct keyinfo *, void *);
-
-/* As keystore_lookup decides: revoked beats expired. */
-static const char *
-list_state(const struct keyinfo *ki, int64_t now)
-{
-	if (ki->revoked_at != 0)
-		return keystore_state_name(KEY_REVOKED);
-	if (ki->expires_at != 0 && ki->expires_at <= now)
-		return keystore_state_name(KEY_EXPIRED);
-	return keystore_state_name(KEY_ACTIVE);
-}
 
 /* Terminal columns of UTF-8 text: one per character, as for a hint's
  * "…" or an accented name. */
@@ -121,7 +109,7 @@ print_row(const struct keyinfo *ki, void *arg)
 	put_cell(expires, TIMEFMT_ISO_LEN - 1);
 	put_cell(used, TIMEFMT_ISO_LEN - 1);
 	printf("%*" PRId64 "  %s\n", l->w.requests, ki->requests,
-	    list_state(ki, l->now));
+	    keystore_state_name(keystore_key_state(ki, l->now)));
 	return ferror(stdout) ? -1 : 0;
 }
 
@@ -132,36 +120,15 @@ print_json(const struct keyinfo *ki, void *arg)
 	json_t		*o;
 	int		 rc = -1;
 
-	if ((o = json_object()) == NULL)
-		return -1;
-	if (json_object_set_new(o, "id", json_integer(ki->id)) == -1 ||
-	    json_object_set_new(o, "name", ki->name[0] == '\0' ?
-	    json_null() : json_string(ki->name)) == -1 ||
-	    json_object_set_new(o, "hint", json_string(ki->hint)) == -1 ||
-	    json_object_set_new(o, "created_at",
-	    keyjson_time(ki->created_at)) == -1 ||
-	    json_object_set_new(o, "expires_at",
-	    keyjson_time(ki->expires_at)) == -1 ||
-	    json_object_set_new(o, "revoked_at",
-	    keyjson_time(ki->revoked_at)) == -1 ||
-	    json_object_set_new(o, "last_used_at",
-	    keyjson_time(ki->last_used_at)) == -1 ||
-	    json_object_set_new(o, "requests",
-	    json_integer(ki->requests)) == -1 ||
-	    json_object_set_new(o, "state",
-	    json_string(list_state(ki, l->now))) == -1 ||
-	    json_object_set_new(o, "origin",
-	    json_string(keystore_origin_name(ki->origin))) == -1) {
+	if ((o = keyjson_key_object(ki, KEYJSON_LIST, l->now)) == NULL) {
 		warnx("list: key %" PRId64 ": its name or hint is not UTF-8",
 		    ki->id);
 		l->failed = 1;
-		goto done;
+		return -1;
 	}
-	if (fputs(l->n++ == 0 ? "\n" : ",\n", stdout) == EOF ||
-	    json_dumpf(o, stdout, 0) == -1)
-		goto done;
-	rc = 0;
- done:
+	if (fputs(l->n++ == 0 ? "\n" : ",\n", stdout) != EOF &&
+	    json_dumpf(o, stdout, 0) != -1)
+		rc = 0;
 	json_decref(o);
 	return rc;
 }

@@ -16,7 +16,7 @@
 #include "config.h"
 #include "dbconn.h"
 #include "keygen.h"
-#include "keyjson.h"
+#include "keyname.h"
 #include "keystore.h"
 #include "log.h"
 #include "reply.h"
@@ -99,6 +99,7 @@ parse_options(const char *body, size_t len, char *name, size_t namesize,
 	json_t *root, *v;
 	const char *key, *errstr;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < len && strchr(" \t\r\n", body[i]) != NULL; i++)
 		;
@@ -121,7 +122,7 @@ parse_options(const char *body, size_t len, char *name, size_t namesize,
 			    json_string_length(v) >= namesize ||
 			    strlen(json_string_value(v)) !=
 			    json_string_length(v) ||
-			    !keyjson_name_valid(json_string_value(v))) {
+			    !keyname_valid(json_string_value(v))) {
 				json_decref(root);
 				return "\"name\" must be a string of 1 to 127 "
 				    "bytes, no control characters, not all "
@@ -131,8 +132,15 @@ parse_options(const char *body, size_t len, char *name, size_t namesize,
 		} else if (strcmp(key, "expires_in") == 0) {
 			if (json_is_null(v))
 				continue;
-			if (!json_is_string(v) || timefmt_duration(
-			    json_string_value(v), expires_in, &errstr) == -1) {
+			rc = json_is_string(v) ? timefmt_duration(
+			    json_string_value(v), expires_in, &errstr) : -1;
+			if (rc == TIMEFMT_TOOLONG) {
+				snprintf(why, sizeof(why), "\"expires_in\" %s",
+				    errstr);
+				json_decref(root);
+				return why;
+			}
+			if (rc == -1) {
 				json_decref(root);
 				return "\"expires_in\" must be a duration such "
 				    "as \"30d\", \"12h\" or \"90m\"";

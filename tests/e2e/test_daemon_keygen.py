@@ -83,6 +83,27 @@ def test_generate_expiry_units(daemon, dur, secs):
     assert abs(iso_to_unix(obj["expires_at"]) - (t0 + secs)) < 60, obj
 
 
+@pytest.mark.parametrize("dur", ["9223372036854775807s", "15250284452w",
+                                 "36526d", "3155760001s",
+                                 "99999999999999999999999999999999999d"])
+def test_generate_expiry_past_100_years_400(daemon, dur):
+    """Past the limit (once an overflow stored a negative expiry and a
+    key that never worked, or a time export could not write): 400,
+    saying the limit, and no key."""
+    r = daemon.generate({"expires_in": dur})
+    assert_error_response(r, 400)
+    assert "100 years" in r.body.decode(), r.body
+    obj = check_generated(daemon.generate({}))
+    assert obj["id"] == 1, f"a key was stored for {dur}: {obj}"
+
+
+def test_generate_expiry_at_100_years(daemon):
+    t0 = time.time()
+    obj = check_generated(daemon.generate({"expires_in": "36525d"}))
+    assert abs(iso_to_unix(obj["expires_at"]) - (t0 + 36525 * 86400)) < 60
+    assert_tags(daemon.get("/api/tags", key=obj["key"]))
+
+
 def test_generate_with_prefix(daemon_factory):
     d = daemon_factory(prefix="sk-og-")
     obj = check_generated(d.generate({"name": "p"}), prefix="sk-og-")

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -147,6 +148,51 @@ def test_add_prefix_from_environment(db):
     assert re.fullmatch("flag-" + RAND_RE, key), key
 
 
+def test_add_expiry_at_limit_exports_and_imports(db, tmp_path):
+    """The longest expiry formats as a time, and the export of it (and of
+    every other key) imports again."""
+    add(db, "--name", "century", "--expires", "36525d")
+    add(db, "--name", "weeks", "--expires", "5217w")
+    keys = list_json(db)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+                            k["expires_at"]) for k in keys), keys
+    out = tmp_path / "export.json"
+    ok("export", str(out), db=db)
+    other = tmp_path / "other.db"
+    ok("import", str(out), db=other)
+    assert [(k["name"], k["expires_at"]) for k in list_json(other)] == \
+        [(k["name"], k["expires_at"]) for k in keys]
+
+
+def test_export_of_old_out_of_range_times_imports(db, tmp_path):
+    """Rows from before the limit (an overflowed, negative expiry; a year
+    past 9999) export as times import takes, and keep their state."""
+    add(db, "--name", "overflowed")
+    add(db, "--name", "far")
+    con = sqlite3.connect(db)
+    con.execute("UPDATE keys SET expires_at = -9223372036854775000"
+                " WHERE name = 'overflowed'")
+    con.execute("UPDATE keys SET expires_at = 9223372036854775000"
+                " WHERE name = 'far'")
+    con.commit()
+    con.close()
+    out = tmp_path / "export.json"
+    ok("export", str(out), db=db)
+    assert "invalid-time" not in out.read_text()
+    other = tmp_path / "other.db"
+    ok("import", str(out), db=other)
+    states = {k["name"]: k["state"] for k in list_json(other)}
+    assert states == {"overflowed": "expired", "far": "active"}, states
+
+
+def test_import_time_before_1970_refused(db, tmp_path):
+    f = tmp_path / "keys.json"
+    f.write_text(json.dumps({"version": 1, "keys": [
+        {"hash": "ab" * 32, "created_at": "1969-12-31T23:59:59Z"}]}))
+    p = keyctl("import", str(f), db=db)
+    assert_failed(p, "keys[0]", "created_at", "before 1970")
+
+
 def test_add_name_taken_fails(db):
     add(db, "--name", "alice")
     before = snapshot(db)
@@ -160,6 +206,9 @@ def test_add_name_taken_fails(db):
 @pytest.mark.parametrize("args,word", [
     (["--expires", "soon"], "--expires"),
     (["--expires", "0s"], "--expires"),
+    (["--expires", "15250284452w"], "more than 100 years"),
+    (["--expires", "9223372036854775807s"], "more than 100 years"),
+    (["--expires", "36526d"], "more than 100 years"),
     (["--name", "12345"], "--name"),
     (["--name", ""], "--name"),
     (["--prefix", "has space"], "prefix"),

@@ -33,9 +33,14 @@ dur_bad(const char *s, const char *reason)
 {
 	const char	*errstr = NULL;
 	int64_t		 secs = 12345;
+	int		 rc;
 
-	if (timefmt_duration(s, &secs, &errstr) != -1)
+	rc = timefmt_duration(s, &secs, &errstr);
+	if (rc == 0)
 		fail_msg("\"%s\" was accepted as %lld", s, (long long)secs);
+	/* Callers tell the user the limit when it is the limit. */
+	assert_int_equal(rc, strstr(reason, "100 years") != NULL ?
+	    TIMEFMT_TOOLONG : -1);
 	assert_non_null(errstr);
 	if (strstr(errstr, reason) == NULL)
 		fail_msg("\"%s\": \"%s\" lacks \"%s\"", s, errstr, reason);
@@ -52,9 +57,10 @@ test_duration_valid(void **state)
 	dur_ok("30d", 30 * 86400);
 	dur_ok("2w", 2 * 7 * 86400);
 	dur_ok("007d", 7 * 86400);
-	dur_ok("9223372036854775807s", INT64_MAX);
-	dur_ok("153722867280912930m", INT64_C(153722867280912930) * 60);
-	dur_ok("15250284452471w", INT64_C(15250284452471) * 604800);
+	dur_ok("3155760000s", TIMEFMT_DURATION_MAX);
+	dur_ok("36525d", TIMEFMT_DURATION_MAX);
+	dur_ok("876600h", TIMEFMT_DURATION_MAX);
+	dur_ok("5217w", INT64_C(5217) * 604800);
 }
 
 static void
@@ -75,10 +81,16 @@ test_duration_invalid(void **state)
 	dur_bad("5dd", "one unit");
 	dur_bad("5d3h", "one unit");
 	dur_bad("1.5d", "one unit");
-	dur_bad("9223372036854775808s", "too large");
-	dur_bad("153722867280912931m", "too large");
-	dur_bad("15250284452472w", "too large");
-	dur_bad("99999999999999999999999999999999999999999d", "too large");
+	dur_bad("3155760001s", "more than 100 years (36525d)");
+	dur_bad("36526d", "more than 100 years");
+	dur_bad("5218w", "more than 100 years");
+	/* Past INT64_MAX seconds, and past it once multiplied. */
+	dur_bad("9223372036854775807s", "more than 100 years");
+	dur_bad("9223372036854775808s", "more than 100 years");
+	dur_bad("153722867280912931m", "more than 100 years");
+	dur_bad("15250284452w", "more than 100 years");
+	dur_bad("15250284452472w", "more than 100 years");
+	dur_bad("99999999999999999999999999999999999999999d", "100 years");
 }
 
 static void
