@@ -17,6 +17,10 @@
 #include "timefmt.h"
 #include "usage.h"
 
+/* As the key store: a flush is short, so a longer wait is a stuck
+ * writer. */
+#define USAGE_BUSY_MS	10000
+
 #define USAGE_UPSERT							\
 	"INSERT INTO usage (key_id, model, day, user, requests, errors,"	\
 	" prompt_tokens, completion_tokens, duration_ms)"		\
@@ -28,6 +32,36 @@
 	" completion_tokens = completion_tokens +"			\
 	" excluded.completion_tokens,"					\
 	" duration_ms = duration_ms + excluded.duration_ms"
+
+sqlite3 *
+usage_open(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db != NULL ?
+		    sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, USAGE_BUSY_MS);
+	return db;
+}
+
+int
+usage_present(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE"
+	    " type = 'table' AND name = 'usage'", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
 
 int
 usage_migrate(sqlite3 *db)
@@ -88,7 +122,7 @@ static const struct {
 	const char	*col;
 	const char	*none;
 } usage_cols[] = {
-	{ USAGE_BY_KEY, "key_id", "-1" },
+	{ USAGE_BY_KEY, "key_id", "NULL" },
 	{ USAGE_BY_MODEL, "model", "''" },
 	{ USAGE_BY_DAY, "day", "''" },
 	{ USAGE_BY_USER, "user", "''" },
@@ -151,7 +185,8 @@ usage_query(sqlite3 *db, const struct usage_filter *f,
 	sqlite3_bind_text(st, 3, f->until, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&r, 0, sizeof(r));
-		r.key_id = sqlite3_column_int64(st, 0);
+		r.key_id = sqlite3_column_type(st, 0) == SQLITE_NULL ?
+		    USAGE_KEY_NONE : sqlite3_column_int64(st, 0);
 		text_col(st, 1, r.model, sizeof(r.model));
 		text_col(st, 2, r.day, sizeof(r.day));
 		text_col(st, 3, r.user, sizeof(r.user));

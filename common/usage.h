@@ -41,9 +41,14 @@ struct sqlite3;
 	") WITHOUT ROWID;"						\
 	"CREATE INDEX IF NOT EXISTS usage_day ON usage (day);"
 
+/* Key ids that are no key of the table. */
+#define USAGE_KEY_MASTER	0	/* the master key, or open mode */
+#define USAGE_KEY_OTHER		-1	/* a worker's table overflowed */
+#define USAGE_KEY_NONE		INT64_MIN	/* a query not by key */
+
 /* One row: a group's sums, or a batch's counts to add. */
 struct usage_row {
-	int64_t		 key_id;	/* -1 when not grouped by key */
+	int64_t		 key_id;
 	char		 model[USAGE_MODEL_MAX];
 	char		 day[USAGE_DAY_LEN];
 	char		 user[USAGE_USER_MAX];
@@ -74,6 +79,12 @@ struct usage_sums {
 	int64_t		 month_tokens;
 };
 
+/* A connection of its own to an existing database file, waiting up to
+ * 10 s on a writer; NULL with a message in err. */
+struct sqlite3 *usage_open(const char *path, char *err, size_t errlen);
+/* 1 if the file has the usage table (it is older than schema 4 if not),
+ * 0 if not, -1 on error. */
+int	usage_present(struct sqlite3 *);
 /* Runs USAGE_MIGRATION_SQL outside the chain (tests, tools); 0 or -1. */
 int	usage_migrate(struct sqlite3 *);
 /* Adds n rows in one transaction; all or nothing.  0, or -1 (the rows

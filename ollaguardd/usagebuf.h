@@ -8,7 +8,7 @@
  *
  * Overflow: the table holds USAGEBUF_ROWS groups per interval.  Once
  * only one row is left, a request of a new group is counted in the
- * overflow row (key id USAGEBUF_OVERFLOW_KEY, no model, no user, the
+ * overflow row (key id USAGE_KEY_OTHER, no model, no user, the
  * day the overflow began), so that totals stay right though the
  * attribution is lost, and usagebuf_due says to flush now rather than
  * at the end of the interval.  usagebuf_overflows counts such requests.
@@ -18,11 +18,13 @@
 
 #include <stdint.h>
 
+#include "usage.h"
+
 struct sqlite3;
 
 #define USAGEBUF_ROWS		512
 #define USAGEBUF_FLUSH_SECS	2
-#define USAGEBUF_OVERFLOW_KEY	0
+#define USAGEBUF_OVERFLOW_KEY	USAGE_KEY_OTHER
 
 /* Empties the table (a new worker, after fork). */
 void		 usagebuf_init(int64_t now);

@@ -142,7 +142,7 @@ test_flush_and_group(void **state)
 
 	query(db, 0, "", "", USAGE_BY_MODEL, &g);
 	assert_int_equal(g.n, 2);
-	assert_int_equal(g.rows[0].key_id, -1);
+	assert_true(g.rows[0].key_id == USAGE_KEY_NONE);
 	assert_string_equal(g.rows[0].model, "llama3");
 	assert_int_equal(g.rows[0].requests, 16);
 	assert_string_equal(g.rows[1].model, "qwen2");
