@@ -61,7 +61,8 @@ UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
 		libbsd-dev libmd-dev libjansson-dev node-llhttp libcmocka-dev \
-		python3-pytest curl sqlite3 systemd fail2ban logrotate valgrind
+		python3-pytest curl sqlite3 systemd fail2ban logrotate valgrind \
+		prometheus
 
 .PHONY: all deps check unit e2e asan run install uninstall clean valgrind \
 		soak pkgcheck pkgcheck-cmocka

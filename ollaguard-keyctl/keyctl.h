@@ -34,5 +34,6 @@ int		 do_revoke(int, char **);
 int		 do_list(int, char **);
 int		 do_import(int, char **);
 int		 do_export(int, char **);
+int		 do_usage(int, char **);
 
 #endif

@@ -63,6 +63,17 @@ static const struct keyctl_cmd cmds[] = {
 	{ "export", do_export, "[file|-]",
 	  "Writes every key's hash and metadata as JSON, never a key, to\n"
 	  "standard output or atomically to a file made with mode 0600.\n" },
+	{ "usage", do_usage,
+	  "[id|name] [--since day] [--until day] [--by group] [--json|--csv]",
+	  "Shows requests, errors and tokens (prompt and completion) summed\n"
+	  "over UTC days, as a table with a totals line; of one key if given.\n"
+	  "  --since day   the first day: YYYY-MM-DD, or a duration back from\n"
+	  "                now such as 30d (default: the first recorded)\n"
+	  "  --until day   the last day, included (default: today)\n"
+	  "  --by group    key, model, day or user, or several joined by\n"
+	  "                commas (default: key,model)\n"
+	  "  --json        a JSON array, one object per group\n"
+	  "  --csv         comma-separated values with a header line\n" },
 	{ "help", do_help, "[command]",
 	  "Shows the usage of the tool or of one command.\n" },
 };

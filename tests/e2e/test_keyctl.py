@@ -35,7 +35,7 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:")
 LIST_FIELDS = {"id", "name", "hint", "created_at", "expires_at",
                "last_used_at", "requests", "state"}
-COMMANDS = ("add", "list", "revoke", "import", "export")
+COMMANDS = ("add", "list", "revoke", "import", "export", "usage")
 
 # Keys as the old tool stored them: any token a client could send.
 OLD_KEYS = ["sk-legacy-0001-abcdefghijklmnop", "ollama_1234567890abcdef",

@@ -28,7 +28,7 @@ CLANG ?=		clang
 FUZZ_SECONDS ?=		60
 FUZZ_ARGS ?=
 FUZZ_DEBIAN_PKGS =	clang libclang-rt-14-dev
-FUZZ_TARGETS =		fuzz_request fuzz_import fuzz_accesslog
+FUZZ_TARGETS =		fuzz_request fuzz_import fuzz_accesslog fuzz_meter
 FUZZ_DIR =		$(BUILD)/fuzz
 FUZZ_HDRS =		tests/fuzz/fuzz.h tests/fuzz/reqcheck.h \
 			    $(wildcard common/*.h ollaguardd/*.h)
@@ -39,6 +39,8 @@ FUZZ_REQUEST_OBJS =	$(filter-out $(BUILD)/obj/ollaguardd/main.o,\
 			    $(DAEMON_OBJS)) $(LLHTTP_OBJS) $(BUILD)/libcommon.a
 FUZZ_IMPORT_OBJS =	$(BUILD)/libcommon.a
 FUZZ_ACCESSLOG_OBJS =	$(BUILD)/obj/ollaguardd/accesslog.o $(BUILD)/libcommon.a
+FUZZ_METER_OBJS =	$(BUILD)/obj/ollaguardd/meter.o \
+			    $(BUILD)/obj/ollaguardd/streamusage.o
 
 .PHONY: fuzz fuzz-build fuzz-replay fuzz-deps
 
@@ -60,6 +62,12 @@ $(FUZZ_DIR)/replay/fuzz_import: tests/fuzz/fuzz_import.c \
 
 $(FUZZ_DIR)/replay/fuzz_accesslog: tests/fuzz/fuzz_accesslog.c \
     tests/fuzz/replay.c $(FUZZ_HDRS) $(FUZZ_ACCESSLOG_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
+	    $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_DIR)/replay/fuzz_meter: tests/fuzz/fuzz_meter.c \
+    tests/fuzz/replay.c $(FUZZ_HDRS) $(FUZZ_METER_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
 	    $(filter %.c %.o %.a,$^) $(LIBS)
@@ -119,6 +127,12 @@ $(FUZZ_OUT)/fuzz_import: tests/fuzz/fuzz_import.c tests/fuzz/fuzztmp.c \
 
 $(FUZZ_OUT)/fuzz_accesslog: tests/fuzz/fuzz_accesslog.c $(FUZZ_HDRS) \
     $(FUZZ_ACCESSLOG_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd -fsanitize=fuzzer $(LDFLAGS_ALL) \
+	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_OUT)/fuzz_meter: tests/fuzz/fuzz_meter.c $(FUZZ_HDRS) \
+    $(FUZZ_METER_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iollaguardd -fsanitize=fuzzer $(LDFLAGS_ALL) \
 	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
