@@ -253,3 +253,36 @@ def test_signal_right_after_start_is_not_fatal(daemon_factory, stub, sig):
                     pytrace=False)
     d.wait_ready()
     assert d.get("/api/tags").body == TAGS_BODY
+
+
+def test_sighup_with_unusable_target_url_keeps_old_settings(daemon_factory,
+                                                            stub, tmp_path):
+    """A reload checks the target URL as a start does: one libcurl
+    cannot use is refused, and the old one keeps serving."""
+    d, cfg, _ = reload_daemon(daemon_factory, stub, tmp_path,
+                              "prefix = a-\n", "--workers", "2")
+    rewrite(cfg, f"target-url = {stub.url}\n",
+            "target-url = http://127.0.0.1:99999\n")
+    rewrite(cfg, "prefix = a-", "prefix = b-")
+    d.proc.send_signal(signal.SIGHUP)
+    m = log_has(d, r"reload failed, keeping the old settings:[^\n]*", 3)
+    assert m, "no message for a reload with an unusable target URL"
+    assert "target-url" in m.group(0) and "99999" in m.group(0), m.group(0)
+    time.sleep(1.2)
+    assert re.fullmatch("a-" + KEY_RE, generated_key(d))
+    assert d.get("/api/tags").body == TAGS_BODY
+
+
+def test_sighup_names_only_the_restart_setting_that_changed(daemon_factory,
+                                                            stub, tmp_path):
+    d, cfg, _ = reload_daemon(daemon_factory, stub, tmp_path,
+                              "backlog = 100\n", "--workers", "2")
+    rewrite(cfg, "backlog = 100", "backlog = 200")
+    d.proc.send_signal(signal.SIGHUP)
+    m = log_has(d, r"[^\n]*needs a restart[^\n]*", 3)
+    assert m, "no message that backlog needs a restart"
+    line = m.group(0)
+    assert "backlog" in line, line
+    for other in ("user", "group", "pidfile", "daemon", "syslog"):
+        assert other not in line.split("needs a restart")[0], line
+    assert log_has(d, r"reloaded: generation 1\b", 3)
