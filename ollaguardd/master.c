@@ -487,6 +487,14 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 			maintain();
 		}
 	}
+	/*
+	 * Stop listening before the drain: workers close their copies when
+	 * told to stop, and with the master's gone too a new connection is
+	 * refused at once (not left in the backlog to be reset at the end)
+	 * and a replacement daemon can bind the port while streams finish.
+	 */
+	close(lfd);
+	lfd = -1;
 	if (got_quit)
 		stop_now();
 	else

@@ -4,6 +4,7 @@ progress finish on the old workers), SIGTERM stops gracefully within
 --shutdown-timeout, SIGQUIT stops at once.
 """
 
+import errno
 import re
 import signal
 import socket
@@ -286,3 +287,41 @@ def test_sighup_names_only_the_restart_setting_that_changed(daemon_factory,
     for other in ("user", "group", "pidfile", "daemon", "syslog"):
         assert other not in line.split("needs a restart")[0], line
     assert log_has(d, r"reloaded: generation 1\b", 3)
+
+
+def refused(port):
+    """True if a connection to port is refused (nothing listens)."""
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == errno.ECONNREFUSED
+
+
+def test_sigterm_stops_listening_at_once_while_a_stream_drains(
+        daemon_factory, stub):
+    """SIGTERM closes the listening socket before the drain: a new
+    connection is refused instead of hanging in the backlog, and a new
+    daemon can bind the same port while the old stream is still
+    running."""
+    d = daemon_factory(workers=3, timeout=30)
+    wait_workers(d, 3)
+    c = start_stream(d, "drain")
+    r = read_first_line(c, 5)
+    assert r is not None
+    d.proc.send_signal(signal.SIGTERM)
+    assert wait_until(lambda: refused(d.port), 2), \
+        "a new connection was not refused during the graceful stop"
+    assert d.alive() and not c.eof, "the stream in progress was cut"
+
+    new = daemon_factory.spawn(["--host", "127.0.0.1", "--port",
+                                str(d.port), "--target-url", stub.url,
+                                "--db", str(d.db) + ".new", "--master-key",
+                                MASTER_KEY, "--workers", "1"],
+                               port=d.port, master_key=MASTER_KEY)
+    assert new.get("/api/tags").body == TAGS_BODY
+    assert d.alive(), "the old daemon left before its stream ended"
+
+    stub.release("drain")
+    assert finish_stream(c, r), f"the stream did not finish: {r!r}"
+    rc = wait_exit(d, 4)
+    assert rc is not None, "the daemon did not exit after the stream ended"
+    assert_exited_cleanly(d, rc)
