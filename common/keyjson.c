@@ -30,6 +30,7 @@ struct keyjson {
 	size_t		 keys;		/* just past the entries' [ */
 	size_t		 n;		/* how many entries */
 	const char	*where;		/* "keys", "api_keys" or "" */
+	char		 unknown[128];	/* root members not read, for a warning */
 };
 
 /* A position in the array of entries. */
@@ -268,8 +269,12 @@ scan_member(struct keyjson *kj, size_t *pos, char *err, size_t errlen)
 		name = "api_keys";
 	else if (strcmp(json_string_value(v), "version") == 0)
 		name = "version";
-	else
+	else {
 		name = NULL;
+		if (kj->unknown[0] != '\0')
+			strlcat(kj->unknown, ", ", sizeof(kj->unknown));
+		strlcat(kj->unknown, json_string_value(v), sizeof(kj->unknown));
+	}
 	json_decref(v);
 	*pos = skip_ws(kj, *pos);
 	if (*pos >= kj->len || kj->buf[*pos] != ':')
@@ -743,4 +748,34 @@ keyjson_export(struct keystore *ks, FILE *out, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+const char *
+keyjson_unknown(const struct keyjson *kj)
+{
+	return kj->unknown;
+}
+
+/*
+ * Walks the entries again for plaintext keys shorter than minlen: a
+ * one-character key is a typo, or a guess away from anyone's access.
+ */
+size_t
+keyjson_short(const struct keyjson *kj, size_t minlen, size_t *first)
+{
+	struct walk	 w;
+	json_t		*v, *k;
+	char		 err[128];
+	size_t		 n = 0;
+
+	w.pos = kj->keys;
+	w.i = 0;
+	while (walk_next(kj, &w, &v, err, sizeof(err)) == 1) {
+		k = json_is_object(v) ? json_object_get(v, "key") : v;
+		if (json_is_string(k) && json_string_length(k) < minlen &&
+		    n++ == 0)
+			*first = w.i - 1;
+		json_decref(v);
+	}
+	return n;
 }

@@ -47,6 +47,16 @@ int		 keyjson_store(struct keystore *, const struct keyjson *,
 		    struct keyjson_counts *, char *err, size_t errlen);
 void		 keyjson_free(struct keyjson *);
 
+/* The shortest key import takes without --allow-short. */
+#define KEYJSON_KEY_MIN		16
+/* How many plaintext keys are shorter than minlen; *first is the index
+ * of the first.  Where the entries are: keyjson_where. */
+size_t		 keyjson_short(const struct keyjson *, size_t minlen,
+		    size_t *first);
+/* The root object's members import does not read, comma separated, or
+ * "" (a warning: the file may not be what the user thinks). */
+const char	*keyjson_unknown(const struct keyjson *);
+
 /* 1 if name may name a key: 1 to KEYSTORE_NAME_MAX - 1 bytes of UTF-8,
  * no control characters, and not all digits (those are ids). */
 int		 keyjson_name_valid(const char *name);

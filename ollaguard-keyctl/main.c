@@ -59,11 +59,14 @@ static const struct keyctl_cmd cmds[] = {
 	  "Revokes each key given by its id (an all-digit argument), its name\n"
 	  "or the key itself.  An unknown one is reported and makes the exit\n"
 	  "status 1; the others are still revoked.\n" },
-	{ "import", do_import, "file|-",
+	{ "import", do_import, "[--allow-short] file|-",
 	  "Adds the keys of a JSON file (- reads standard input): the\n"
 	  "original tool's storage.json or an export.  A bad file imports\n"
 	  "nothing.  Keys already present are skipped; a key whose name an\n"
-	  "active key holds is imported without the name.\n" },
+	  "active key holds is imported without the name.  Fields of the\n"
+	  "file that are not read are named on standard error.\n"
+	  "  --allow-short   import keys shorter than 16 characters (without\n"
+	  "                  it, such a key makes the file bad)\n" },
 	{ "export", do_export, "[file|-]",
 	  "Writes every key's hash and metadata as JSON, never a key, to\n"
 	  "standard output or atomically to a file made with mode 0600.\n" },

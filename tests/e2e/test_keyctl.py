@@ -710,3 +710,32 @@ def test_list_large_database_quickly(db, tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# ---------------------------------------------------------------------------
+# import: keys too short to be keys, fields that are not read
+
+
+def test_import_refuses_a_short_key_whole(tmp_path):
+    """A file with a 1-character key imports nothing, and creates no
+    database, unless --allow-short says the short keys are meant."""
+    db = tmp_path / "short.db"
+    f = tmp_path / "storage.json"
+    f.write_text(json.dumps({"keys": [OLD_KEYS[0], "x", OLD_KEYS[1]]}))
+    p = keyctl("import", f, db=db)
+    assert_failed(p, "shorter than 16", "nothing imported", "--allow-short",
+                  "key 2")
+    assert not db.exists()
+    p = ok("import", "--allow-short", f, db=db)
+    assert "3 keys added" in p.stdout
+    assert len(list_json(db)) == 3
+
+
+def test_import_names_fields_it_does_not_read(tmp_path):
+    db = tmp_path / "fields.db"
+    f = tmp_path / "storage.json"
+    f.write_text(json.dumps({"keys": [OLD_KEYS[0]], "rate_limits": {},
+                             "owner": "bob"}))
+    p = ok("import", f, db=db)
+    assert "1 key added" in p.stdout
+    assert "rate_limits" in p.stderr and "owner" in p.stderr, p.stderr
