@@ -74,7 +74,8 @@ static const struct setting settings[] = {
 	NUM("port", "OLLAGUARD_PORT", port, 1, 65535, "4000",
 	    "TCP port to listen on"),
 	STR("target-url", "TARGET_URL", target_url, "http://127.0.0.1:11434",
-	    "URL", check_url, "the Ollama server, optionally with a path prefix"),
+	    "URL", check_url, "the Ollama server, optionally with a path "
+	    "prefix (user:password@ in it goes upstream as Basic auth)"),
 	STR("master-key", "MASTER_KEY", master_key, "", "KEY", NULL,
 	    "key that passes everywhere and may call /key/generate"),
 	STR("master-key-file", "MASTER_KEY_FILE", master_key_file, "", "FILE",

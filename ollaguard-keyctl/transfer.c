@@ -121,9 +121,9 @@ do_import(int argc, char **argv)
 	nshort = keyjson_short(kj, KEYJSON_KEY_MIN, &first);
 	if (nshort > 0 && !allow_short)
 		errx(KEYCTL_FAIL, "import: %s: %zu key%s shorter than %d "
-		    "characters (the first is key %zu of the file); nothing "
-		    "imported (--allow-short imports them)", what, nshort,
-		    nshort == 1 ? "" : "s", KEYJSON_KEY_MIN, first + 1);
+		    "characters (the first is entry %zu, counted from 0); "
+		    "nothing imported (--allow-short imports them)", what,
+		    nshort, nshort == 1 ? "" : "s", KEYJSON_KEY_MIN, first);
 
 	ks = keyctl_open(KEYSTORE_DURABLE);
 	if (keyjson_store(ks, kj, &c, msg, sizeof(msg)) == -1)

@@ -724,7 +724,7 @@ def test_import_refuses_a_short_key_whole(tmp_path):
     f.write_text(json.dumps({"keys": [OLD_KEYS[0], "x", OLD_KEYS[1]]}))
     p = keyctl("import", f, db=db)
     assert_failed(p, "shorter than 16", "nothing imported", "--allow-short",
-                  "key 2")
+                  "entry 1")
     assert not db.exists()
     p = ok("import", "--allow-short", f, db=db)
     assert "3 keys added" in p.stdout
