@@ -1,10 +1,10 @@
 # ollaguard: API-key authentication in front of an Ollama server.
 #
 #   make            build both programs into $(BUILD)/
-#   make check      install missing packages, build, run every test
+#   make check      install missing build and test packages, run every test
 #   make asan       the same tests against an ASan/UBSan build
 #   make soak       load and faults for SOAK_SECONDS (300) on loopback
-#   make run        install missing packages, build, start the daemon
+#   make run        install missing build packages, build, start the daemon
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX ?=	/usr/local
@@ -59,13 +59,15 @@ KEYCTL_OBJS =	$(KEYCTL_SRCS:%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJS =	$(LLHTTP_SRCS:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-DEBIAN_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
-		libbsd-dev libmd-dev libjansson-dev node-llhttp libcmocka-dev \
-		python3-pytest curl sqlite3 systemd fail2ban logrotate valgrind \
-		prometheus
+# What building needs (make, make run), what testing adds (make check),
+# and what the service's extras (unit, logrotate, fail2ban jail) use.
+BUILD_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
+		libbsd-dev libmd-dev libjansson-dev node-llhttp
+TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus
+SERVICE_PKGS =	systemd logrotate fail2ban
 
-.PHONY: all deps check unit e2e asan run install uninstall clean valgrind \
-		soak pkgcheck pkgcheck-cmocka
+.PHONY: all deps deps-build deps-service check unit e2e asan run install \
+		uninstall clean valgrind soak pkgcheck pkgcheck-cmocka
 
 all: $(BUILD)/ollaguardd $(BUILD)/ollaguard-keyctl
 
@@ -133,8 +135,17 @@ install-pkgs = missing=""; for p in $(1); do \
 	    echo "  apt-get install -y$$missing"; exit 1; \
 	fi
 
+deps-build:
+	@$(call install-pkgs,$(BUILD_PKGS))
+
+# The tests check the service files with the service's own tools
+# (systemd-analyze, logrotate, fail2ban-regex), so testing needs those too.
 deps:
-	@$(call install-pkgs,$(DEBIAN_PKGS))
+	@$(call install-pkgs,$(BUILD_PKGS) $(TEST_PKGS) $(SERVICE_PKGS))
+
+# Not needed to build or run: fail2ban enables a service of its own.
+deps-service:
+	@$(call install-pkgs,$(SERVICE_PKGS))
 
 unit: all $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do \
@@ -164,8 +175,8 @@ valgrind: deps all
 	tests/valgrind/run.sh $(BUILD)
 
 # The daemon refuses to serve as root unless told to; a quick start as
-# root (where make deps must run) says so explicitly.
-run: deps all
+# root (where make deps-build must run) says so explicitly.
+run: deps-build all
 	$(BUILD)/ollaguardd $$([ "$$(id -u)" = 0 ] && echo --user root)
 
 install: all

@@ -12,8 +12,10 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,7 @@ struct setting {
 
 static int	check_host(const char *, const char **);
 static int	check_url(const char *, const char **);
+static int	check_url_parts(const char *, const char **);
 static int	check_prefix(const char *, const char **);
 static int	check_loglevel(const char *, const char **);
 static int	check_facility(const char *, const char **);
@@ -71,7 +74,8 @@ static const struct setting settings[] = {
 	NUM("port", "OLLAGUARD_PORT", port, 1, 65535, "4000",
 	    "TCP port to listen on"),
 	STR("target-url", "TARGET_URL", target_url, "http://127.0.0.1:11434",
-	    "URL", check_url, "the Ollama server, optionally with a path prefix"),
+	    "URL", check_url, "the Ollama server, optionally with a path "
+	    "prefix (user:password@ in it goes upstream as Basic auth)"),
 	STR("master-key", "MASTER_KEY", master_key, "", "KEY", NULL,
 	    "key that passes everywhere and may call /key/generate"),
 	STR("master-key-file", "MASTER_KEY_FILE", master_key_file, "", "FILE",
@@ -184,7 +188,37 @@ check_url(const char *v, const char **why)
 		*why = "may not hold a query, fragment or whitespace";
 		return -1;
 	}
-	return 0;
+	return check_url_parts(v, why);
+}
+
+/*
+ * The proxy hands the URL to libcurl, so libcurl's parser is the judge:
+ * a value it rejects (port 99999, "[::1" without its bracket) would
+ * start a daemon that answers every request with a 502.
+ */
+static int
+check_url_parts(const char *v, const char **why)
+{
+	CURLU *u;
+	CURLUcode rc;
+	char *port = NULL;
+	int bad = 0;
+
+	if ((u = curl_url()) == NULL) {
+		*why = "cannot be checked (out of memory)";
+		return -1;
+	}
+	if ((rc = curl_url_set(u, CURLUPART_URL, v, 0)) != CURLUE_OK) {
+		*why = curl_url_strerror(rc);
+		bad = 1;
+	} else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+	    strtonum(port, 1, 65535, NULL) == 0) {
+		*why = "has port 0";
+		bad = 1;
+	}
+	curl_free(port);
+	curl_url_cleanup(u);
+	return bad ? -1 : 0;
 }
 
 static int
@@ -278,8 +312,15 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 	}
 	if (s->check != NULL && (*v != '\0' || s->def[0] != '\0') &&
 	    s->check(v, &why) == -1) {
-		snprintf(err, errlen, "%s: %s: \"%s\" %s", where, s->name, v,
-		    why);
+		char shown[CONFIG_URL_MAX];
+
+		/* A URL may carry a password: never echo it. */
+		if (s->check == check_url)
+			config_redact_url(v, shown, sizeof(shown));
+		else
+			strlcpy(shown, v, sizeof(shown));
+		snprintf(err, errlen, "%s: %s: \"%s\" %s", where, s->name,
+		    shown, why);
 		return -1;
 	}
 	strlcpy(dst, v, s->size);
@@ -566,6 +607,11 @@ config_load(struct config *cfg, int argc, char *argv[], char *err,
 		return CONFIG_ERROR;
 	strlcpy(cfg->config_file, path, sizeof(cfg->config_file));
 
+	if (cfg->min_spare > cfg->max_spare) {
+		snprintf(err, errlen, "min-spare (%lld) is above max-spare "
+		    "(%lld)", cfg->min_spare, cfg->max_spare);
+		return CONFIG_ERROR;
+	}
 	if (cfg->master_key[0] != '\0' && cfg->master_key_file[0] != '\0') {
 		snprintf(err, errlen, "master-key and master-key-file are both "
 		    "set: use one");
@@ -620,7 +666,12 @@ config_print(const struct config *cfg, FILE *out)
 		} else if (strcmp(s->name, "master-key") == 0)
 			fprintf(out, "%s = %s\n", s->name,
 			    *p != '\0' ? "(set)" : "(none)");
-		else
+		else if (s->check == check_url) {
+			char shown[CONFIG_URL_MAX];
+
+			config_redact_url(p, shown, sizeof(shown));
+			fprintf(out, "%s = \"%s\"\n", s->name, shown);
+		} else
 			fprintf(out, "%s = \"%s\"\n", s->name, p);
 	}
 }
@@ -643,10 +694,33 @@ absolute(char *path, size_t size, const char *cwd, const char *name,
 }
 
 int
+config_db_path(char *path, size_t size, const char *cwd, char *err,
+    size_t errlen)
+{
+	char dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX], buf[PATH_MAX];
+
+	if (absolute(path, size, cwd, "db", err, errlen) == -1)
+		return -1;
+	strlcpy(dir, path, sizeof(dir));
+	strlcpy(base, path, sizeof(base));
+	/* A folder that is not there yet stays as written: opening the
+	 * database says what is wrong with it. */
+	if (realpath(dirname(dir), real) == NULL)
+		return 0;
+	if ((size_t)snprintf(buf, sizeof(buf), "%s/%s",
+	    strcmp(real, "/") == 0 ? "" : real, basename(base)) >=
+	    sizeof(buf) || strlcpy(path, buf, size) >= size) {
+		snprintf(err, errlen, "db: path too long");
+		return -1;
+	}
+	return 0;
+}
+
+int
 config_absolute(struct config *cfg, const char *cwd, char *err,
     size_t errlen)
 {
-	if (absolute(cfg->db, sizeof(cfg->db), cwd, "db", err, errlen) == -1 ||
+	if (config_db_path(cfg->db, sizeof(cfg->db), cwd, err, errlen) == -1 ||
 	    absolute(cfg->pidfile, sizeof(cfg->pidfile), cwd, "pidfile", err,
 	    errlen) == -1 ||
 	    absolute(cfg->config_file, sizeof(cfg->config_file), cwd,
@@ -666,4 +740,53 @@ void
 config_clear(struct config *cfg)
 {
 	explicit_bzero(cfg->master_key, sizeof(cfg->master_key));
+}
+
+void
+config_redact_url(const char *url, char *out, size_t outlen)
+{
+	const char *auth, *end, *at = NULL, *p, *keep;
+
+	strlcpy(out, url, outlen);
+	if ((auth = strstr(url, "://")) == NULL)
+		return;
+	auth += 3;
+	end = auth + strcspn(auth, "/");
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return;
+	/* user:password keeps the user; a lone user name may be a token. */
+	if ((keep = memchr(auth, ':', at - auth)) != NULL)
+		keep++;
+	else
+		keep = auth;
+	snprintf(out, outlen, "%.*s***%s", (int)(keep - url), url, at);
+}
+
+int
+config_file_db(const char *path, char *db, size_t dblen, char *err,
+    size_t errlen)
+{
+	struct config *cfg;
+	size_t i;
+	int rc = 0;
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < NSETTINGS && rc == 0; i++)
+		rc = setting_apply(cfg, &settings[i], settings[i].def,
+		    "default", err, errlen);
+	if (rc == 0)
+		rc = config_file(cfg, path, err, errlen);
+	if (rc == 0 && strlcpy(db, cfg->db, dblen) >= dblen) {
+		snprintf(err, errlen, "%s: db: path too long", path);
+		rc = -1;
+	}
+	config_clear(cfg);
+	free(cfg);
+	return rc;
 }

@@ -67,6 +67,17 @@ void	config_print(const struct config *cfg, FILE *out);
  * can chdir("/") and a reload reads the same files. */
 int	config_absolute(struct config *cfg, const char *cwd, char *err,
 	    size_t errlen);
+/* Makes the database path absolute against cwd and normalises it: the
+ * real path of its folder (when it exists) and its name. */
+int	config_db_path(char *path, size_t size, const char *cwd, char *err,
+	    size_t errlen);
+/* url with the password (or a lone user name) of its userinfo replaced
+ * by ***, for logs and messages. */
+void	config_redact_url(const char *url, char *out, size_t outlen);
+/* The db setting a config file gives the daemon (the default when it
+ * has none), read and checked as the daemon reads it. */
+int	config_file_db(const char *path, char *db, size_t dblen, char *err,
+	    size_t errlen);
 /* Wipes the secrets held in cfg. */
 void	config_clear(struct config *cfg);
 

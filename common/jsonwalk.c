@@ -154,8 +154,13 @@ jw_scan_member(struct jsonwalk *jw, size_t *pos, jw_check check, char *err,
 		name = "api_keys";
 	else if (strcmp(json_string_value(v), "version") == 0)
 		name = "version";
-	else
+	else {
 		name = NULL;
+		if (jw->unknown[0] != '\0')
+			strlcat(jw->unknown, ", ", sizeof(jw->unknown));
+		strlcat(jw->unknown, json_string_value(v),
+		    sizeof(jw->unknown));
+	}
 	json_decref(v);
 	*pos = jw_skip_ws(jw, *pos);
 	if (*pos >= jw->len || jw->buf[*pos] != ':')

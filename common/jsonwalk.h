@@ -19,6 +19,7 @@ struct jsonwalk {
 	size_t		 keys;		/* just past the entries' [ */
 	size_t		 n;		/* how many entries */
 	const char	*where;		/* "keys", "api_keys" or "" */
+	char		 unknown[128];	/* root members not read, for a warning */
 };
 
 /* A position in the array of entries. */

@@ -551,3 +551,32 @@ keyjson_export(struct keystore *ks, FILE *out, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+const char *
+keyjson_unknown(const struct keyjson *kj)
+{
+	return kj->jw.unknown;
+}
+
+/*
+ * Walks the entries again for plaintext keys shorter than minlen: a
+ * one-character key is a typo, or a guess away from anyone's access.
+ */
+size_t
+keyjson_short(const struct keyjson *kj, size_t minlen, size_t *first)
+{
+	struct jsonwalk_pos	 w;
+	json_t			*v, *k;
+	char			 err[128];
+	size_t			 n = 0;
+
+	jsonwalk_start(&kj->jw, &w);
+	while (jsonwalk_next(&kj->jw, &w, &v, err, sizeof(err)) == 1) {
+		k = json_is_object(v) ? json_object_get(v, "key") : v;
+		if (json_is_string(k) && json_string_length(k) < minlen &&
+		    n++ == 0)
+			*first = w.i - 1;
+		json_decref(v);
+	}
+	return n;
+}

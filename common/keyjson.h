@@ -47,6 +47,16 @@ int		 keyjson_store(struct keystore *, const struct keyjson *,
 		    struct keyjson_counts *, char *err, size_t errlen);
 void		 keyjson_free(struct keyjson *);
 
+/* The shortest key import takes without --allow-short. */
+#define KEYJSON_KEY_MIN		16
+/* How many plaintext keys are shorter than minlen; *first is the index
+ * of the first. */
+size_t		 keyjson_short(const struct keyjson *, size_t minlen,
+		    size_t *first);
+/* The root object's members import does not read, comma separated, or
+ * "" (a warning: the file may not be what the user thinks). */
+const char	*keyjson_unknown(const struct keyjson *);
+
 /* A timestamp as an ISO 8601 JSON string, or null for 0 ("never"). */
 struct json_t;
 struct json_t	*keyjson_time(int64_t t);

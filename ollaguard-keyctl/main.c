@@ -6,6 +6,7 @@
  * exit 0 when all went well, 1 when something failed, 2 on a usage error.
  */
 #include <err.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
@@ -13,14 +14,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "config.h"
 #include "keystore.h"
 #include "log.h"
 #include "keyctl.h"
 
 #define KEYCTL_DEFAULT_DB	"./ollaguard.db"
+#define KEYCTL_SYSTEM_CONFIG	"/etc/ollaguard/ollaguard.conf"
 
 struct keyctl_cmd {
 	const char	*name;
@@ -55,11 +59,14 @@ static const struct keyctl_cmd cmds[] = {
 	  "Revokes each key given by its id (an all-digit argument), its name\n"
 	  "or the key itself.  An unknown one is reported and makes the exit\n"
 	  "status 1; the others are still revoked.\n" },
-	{ "import", do_import, "file|-",
+	{ "import", do_import, "[--allow-short] file|-",
 	  "Adds the keys of a JSON file (- reads standard input): the\n"
 	  "original tool's storage.json or an export.  A bad file imports\n"
 	  "nothing.  Keys already present are skipped; a key whose name an\n"
-	  "active key holds is imported without the name.\n" },
+	  "active key holds is imported without the name.  Fields of the\n"
+	  "file that are not read are named on standard error.\n"
+	  "  --allow-short   import keys shorter than 16 characters (without\n"
+	  "                  it, such a key makes the file bad)\n" },
 	{ "export", do_export, "[file|-]",
 	  "Writes every key's hash and metadata as JSON, never a key, to\n"
 	  "standard output or atomically to a file made with mode 0600.\n" },
@@ -79,7 +86,8 @@ static const struct keyctl_cmd cmds[] = {
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
-static const char		*dbpath;
+static char			 dbpath[PATH_MAX];
+static const char		*dbfrom;
 static char			 dbreal[PATH_MAX];
 static const struct keyctl_cmd	*curcmd;
 
@@ -88,15 +96,18 @@ usage(FILE *out, int status)
 {
 	size_t	i;
 
-	fprintf(out, "usage: %s [--db path] command [argument ...]\n",
-	    getprogname());
+	fprintf(out, "usage: %s [--db path] [--config file] command "
+	    "[argument ...]\n", getprogname());
 	if (status == KEYCTL_OK) {
 		fprintf(out, "\ncommands:\n");
 		for (i = 0; i < NCMDS; i++)
 			fprintf(out, "  %s %s\n", cmds[i].name, cmds[i].args);
-		fprintf(out, "\nThe database is --db, else $OLLAGUARD_DB, else "
-		    "%s.\nRun \"%s command --help\" for a command's help.\n",
-		    KEYCTL_DEFAULT_DB, getprogname());
+		fprintf(out, "\nThe database is the daemon's: --db, else "
+		    "$OLLAGUARD_DB, else the db setting\nof --config file, "
+		    "else of $OLLAGUARD_CONFIG, else of %s\nwhen it exists, "
+		    "else %s.  Only add and import create it.\n"
+		    "Run \"%s command --help\" for a command's help.\n",
+		    KEYCTL_SYSTEM_CONFIG, KEYCTL_DEFAULT_DB, getprogname());
 	} else
 		fprintf(out, "run \"%s --help\" for the commands\n",
 		    getprogname());
@@ -106,8 +117,8 @@ usage(FILE *out, int status)
 static void
 cmd_usage(FILE *out, const struct keyctl_cmd *cmd, int full)
 {
-	fprintf(out, "usage: %s [--db path] %s %s\n", getprogname(),
-	    cmd->name, cmd->args);
+	fprintf(out, "usage: %s [--db path] [--config file] %s %s\n",
+	    getprogname(), cmd->name, cmd->args);
 	if (full)
 		fprintf(out, "\n%s", cmd->help);
 }
@@ -172,6 +183,16 @@ keyctl_open(int flags)
 	struct keystore	*ks;
 	char		 err[512];
 
+	/* One line, always: a database other than the daemon's is the
+	 * mistake this shows at once. */
+	fprintf(stderr, "%s: database %s%s%s%s\n", getprogname(), dbpath,
+	    dbfrom != NULL ? " (from " : "", dbfrom != NULL ? dbfrom : "",
+	    dbfrom != NULL ? ")" : "");
+	if ((flags & KEYSTORE_NOCREATE) && access(dbpath, F_OK) == -1 &&
+	    errno == ENOENT)
+		errx(KEYCTL_FAIL, "%s: %s does not exist: there is no "
+		    "database yet (\"%s add\" or \"%s import\" creates it)",
+		    curcmd->name, dbpath, getprogname(), getprogname());
 	if ((ks = keystore_open(dbpath, flags, err, sizeof(err))) == NULL)
 		errx(KEYCTL_FAIL, "%s: %s", curcmd->name, err);
 	if (realpath(dbpath, dbreal) == NULL)
@@ -219,24 +240,61 @@ zfree(void *p)
 	free(p);
 }
 
+/*
+ * The daemon's database, found as the daemon finds it: --db, then
+ * OLLAGUARD_DB, then the db setting of the config file (--config,
+ * OLLAGUARD_CONFIG, or the system one when it exists), else the
+ * default.  The path is made absolute and normalised as the daemon's.
+ */
+static void
+find_db(const char *flag, const char *config)
+{
+	const char	*env, *file = NULL;
+	char		 msg[PATH_MAX + 512], cwd[PATH_MAX];
+
+	if (flag != NULL)
+		strlcpy(dbpath, flag, sizeof(dbpath));
+	else if ((env = getenv("OLLAGUARD_DB")) != NULL && *env != '\0') {
+		strlcpy(dbpath, env, sizeof(dbpath));
+		dbfrom = "OLLAGUARD_DB";
+	} else {
+		if (config != NULL)
+			file = config;
+		else if ((env = getenv("OLLAGUARD_CONFIG")) != NULL &&
+		    *env != '\0')
+			file = env;
+		else if (access(KEYCTL_SYSTEM_CONFIG, F_OK) == 0)
+			file = KEYCTL_SYSTEM_CONFIG;
+		if (file == NULL)
+			strlcpy(dbpath, KEYCTL_DEFAULT_DB, sizeof(dbpath));
+		else if (config_file_db(file, dbpath, sizeof(dbpath), msg,
+		    sizeof(msg)) == -1)
+			errx(KEYCTL_FAIL, "%s (give the database with --db)",
+			    msg);
+		dbfrom = file;
+	}
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		err(KEYCTL_FAIL, "getcwd");
+	if (config_db_path(dbpath, sizeof(dbpath), cwd, msg,
+	    sizeof(msg)) == -1)
+		errx(KEYCTL_FAIL, "%s", msg);
+}
+
 int
 main(int argc, char *argv[])
 {
 	static const struct option	 opts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char			*env;
+	const char			*flag = NULL, *config = NULL;
 	int				 ch;
 
 	/* Only errors: the messages that matter are the tool's own. */
 	log_init(getprogname(), 1, LOG_LEVEL_ERROR);
 	json_set_alloc_funcs(malloc, zfree);
-
-	dbpath = KEYCTL_DEFAULT_DB;
-	if ((env = getenv("OLLAGUARD_DB")) != NULL && *env != '\0')
-		dbpath = env;
 
 	/* "+": stop at the command, whose flags are its own. */
 	opterr = 0;
@@ -245,7 +303,12 @@ main(int argc, char *argv[])
 		case 'd':
 			if (*optarg == '\0')
 				keyctl_usage_error("--db: empty path");
-			dbpath = optarg;
+			flag = optarg;
+			break;
+		case 'c':
+			if (*optarg == '\0')
+				keyctl_usage_error("--config: empty path");
+			config = optarg;
 			break;
 		}
 	}
@@ -255,6 +318,8 @@ main(int argc, char *argv[])
 		keyctl_usage_error("no command given");
 	if ((curcmd = cmd_find(argv[0])) == NULL)
 		keyctl_usage_error("%s: unknown command", argv[0]);
+	if (curcmd->run != do_help)
+		find_db(flag, config);
 
 	/* 0 makes GNU getopt start over on the command's argv. */
 	optind = 0;

@@ -88,6 +88,7 @@ int
 do_import(int argc, char **argv)
 {
 	static const struct option	 opts[] = {
+		{ "allow-short", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -96,10 +97,12 @@ do_import(int argc, char **argv)
 	struct keyjson			*kj;
 	const char			*path, *what;
 	char				*buf, msg[512];
-	size_t				 len;
+	size_t				 len, nshort, first = 0;
+	int				 ch, allow_short = 0;
 
-	while (keyctl_getopt(argc, argv, ":h", opts) != -1)
-		;
+	while ((ch = keyctl_getopt(argc, argv, ":h", opts)) != -1)
+		if (ch == 's')
+			allow_short = 1;
 	if (argc - optind != 1)
 		keyctl_usage_error(argc == optind ? "no file given" :
 		    "one file at a time");
@@ -111,6 +114,16 @@ do_import(int argc, char **argv)
 	if ((kj = keyjson_load(buf, len, msg, sizeof(msg))) == NULL)
 		errx(KEYCTL_FAIL, "import: %s: %s; nothing imported", what,
 		    msg);
+	if (*keyjson_unknown(kj) != '\0')
+		warnx("import: %s: fields not read: %s", what,
+		    keyjson_unknown(kj));
+	/* All or nothing, as for any other bad entry. */
+	nshort = keyjson_short(kj, KEYJSON_KEY_MIN, &first);
+	if (nshort > 0 && !allow_short)
+		errx(KEYCTL_FAIL, "import: %s: %zu key%s shorter than %d "
+		    "characters (the first is entry %zu, counted from 0); "
+		    "nothing imported (--allow-short imports them)", what,
+		    nshort, nshort == 1 ? "" : "s", KEYJSON_KEY_MIN, first);
 
 	ks = keyctl_open(KEYSTORE_DURABLE);
 	if (keyjson_store(ks, kj, &c, msg, sizeof(msg)) == -1)

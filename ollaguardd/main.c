@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -35,6 +36,15 @@
 #include "master.h"
 
 extern char	**environ;
+
+/* Where a database goes that has no folder of its own yet. */
+#define DB_DIR		"/var/lib/ollaguard"
+#define DB_NAME		"ollaguard.db"
+
+/* The README asks for the key in a file, never on the command line. */
+#define AUTH_OFF_HINT	"Put a master key in a file named by " \
+	"--master-key-file (MASTER_KEY_FILE), or add a key with " \
+	"ollaguard-keyctl."
 
 static struct pidfh	*pfh;
 static pid_t		 pid_owner;
@@ -140,6 +150,33 @@ drop_privileges(const struct config *cfg)
 		fatalx("privileges were not dropped");
 }
 
+/*
+ * 1 if dir holds nothing but the database and its WAL files: only then
+ * is handing it to the serving user safe.  /etc or /var/lib holds other
+ * programs' files, and chown on it would open them up.
+ */
+static int
+folder_of_its_own(const char *dir, const char *db)
+{
+	char copy[PATH_MAX];
+	const char *name;
+	struct dirent *de;
+	DIR *d;
+	int own = 1;
+
+	strlcpy(copy, db, sizeof(copy));
+	name = basename(copy);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (own && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    strncmp(de->d_name, name, strlen(name)) != 0)
+			own = 0;
+	closedir(d);
+	return own;
+}
+
 /* The database, its folder and its WAL files must be writable. */
 static void
 check_db_access(const struct config *cfg)
@@ -152,9 +189,15 @@ check_db_access(const struct config *cfg)
 
 	strlcpy(dir, cfg->db, sizeof(dir));
 	strlcpy(dir, dirname(dir), sizeof(dir));
-	if (access(dir, W_OK | X_OK) == -1 && errno != ENOENT)
-		fatalx("%s: folder %s is not writable by user %s: run "
-		    "\"chown %s %s\"", cfg->db, dir, who, who, dir);
+	if (access(dir, W_OK | X_OK) == -1 && errno != ENOENT) {
+		if (folder_of_its_own(dir, cfg->db))
+			fatalx("%s: folder %s is not writable by user %s: "
+			    "run \"chown %s %s\"", cfg->db, dir, who, who, dir);
+		fatalx("%s: folder %s is not writable by user %s, and it "
+		    "holds other files: give the database a folder of its "
+		    "own: \"mkdir -p %s && chown %s %s\" and --db %s/%s",
+		    cfg->db, dir, who, DB_DIR, who, DB_DIR, DB_DIR, DB_NAME);
+	}
 	for (i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s%s", cfg->db, suffix[i]);
 		if (access(path, R_OK | W_OK) == -1 && errno != ENOENT)
@@ -181,26 +224,19 @@ open_db(const struct config *cfg)
 	return active;
 }
 
+/*
+ * config_load has checked every value (the same checks a start and a
+ * reload make); what is left is the database, and whether the result
+ * would let every request through.
+ */
 static int
 check_config(struct config *cfg)
 {
 	struct keystore *ks;
 	char err[PATH_MAX + 512], dir[PATH_MAX];
-	CURLU *u;
+	long long active = 0;
 	int rc = 0;
 
-	if ((u = curl_url()) == NULL ||
-	    curl_url_set(u, CURLUPART_URL, cfg->target_url, 0) != CURLUE_OK) {
-		fprintf(stderr, "ollaguardd: target-url %s: not a valid URL\n",
-		    cfg->target_url);
-		rc = 1;
-	}
-	curl_url_cleanup(u);
-	if (cfg->min_spare > cfg->max_spare) {
-		fprintf(stderr, "ollaguardd: min-spare (%lld) is above "
-		    "max-spare (%lld)\n", cfg->min_spare, cfg->max_spare);
-		rc = 1;
-	}
 	strlcpy(dir, cfg->db, sizeof(dir));
 	if (access(dirname(dir), W_OK | X_OK) == -1) {
 		fprintf(stderr, "ollaguardd: db %s: folder: %s\n", cfg->db,
@@ -213,12 +249,20 @@ check_config(struct config *cfg)
 		fprintf(stderr, "ollaguardd: %s\n", err);
 		rc = 1;
 	} else {
-		printf("# %s: %lld active keys\n", cfg->db,
-		    (long long)keystore_count_active(ks, time(NULL)));
+		active = (long long)keystore_count_active(ks, time(NULL));
+		printf("# %s: %lld active keys\n", cfg->db, active);
 		keystore_close(ks);
 	}
 	config_print(cfg, stdout);
-	printf(rc == 0 ? "# configuration OK\n" : "# configuration FAILED\n");
+	if (rc != 0)
+		printf("# configuration FAILED\n");
+	else if (cfg->master_key[0] == '\0' && active <= 0) {
+		printf("# configuration OK, but AUTHENTICATION IS OFF: no "
+		    "master key and no active key, so every request passes\n");
+		fprintf(stderr, "ollaguardd: warning: authentication is off: "
+		    "%s\n", AUTH_OFF_HINT);
+	} else
+		printf("# configuration OK\n");
 	return rc;
 }
 
@@ -287,7 +331,7 @@ main(int argc, char *argv[])
 {
 	struct config *cfg;
 	sigset_t early;
-	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
+	char err[PATH_MAX + 512], cwd[PATH_MAX], url[CONFIG_URL_MAX], **args;
 	int64_t active;
 	pid_t other;
 	int fd, rc;
@@ -331,9 +375,6 @@ main(int argc, char *argv[])
 		free_argv(args);
 		return rc;
 	}
-	if (cfg->min_spare > cfg->max_spare)
-		fatalx("min-spare (%lld) is above max-spare (%lld)",
-		    cfg->min_spare, cfg->max_spare);
 	if (cfg->syslog)
 		log_syslog(log_facility_parse(cfg->syslog_facility));
 
@@ -366,12 +407,13 @@ main(int argc, char *argv[])
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		fatal("pidfile %s", cfg->pidfile);
 
+	config_redact_url(cfg->target_url, url, sizeof(url));
 	log_info("listening on %s port %lld, forwarding to %s, %lld workers",
-	    cfg->host, cfg->port, cfg->target_url, cfg->workers);
+	    cfg->host, cfg->port, url, cfg->workers);
 	if (cfg->master_key[0] == '\0' && active == 0)
 		log_warnx("AUTHENTICATION IS OFF: no master key and no active "
-		    "key in %s, so every request passes. Set --master-key or "
-		    "add a key with ollaguard-keyctl.", cfg->db);
+		    "key in %s, so every request passes. %s", cfg->db,
+		    AUTH_OFF_HINT);
 	else
 		log_info("authentication on: %s%lld active key%s in %s",
 		    cfg->master_key[0] != '\0' ? "master key and " : "",

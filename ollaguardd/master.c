@@ -338,17 +338,33 @@ stop_gracefully(void)
 static void
 keep_fixed(struct config *n, const struct config *o)
 {
+	char changed[64];
+
 	if (strcmp(n->host, o->host) != 0 || n->port != o->port) {
 		log_warnx("reload: a new host or port needs a restart; still "
 		    "listening on %s port %lld", o->host, o->port);
 		strlcpy(n->host, o->host, sizeof(n->host));
 		n->port = o->port;
 	}
-	if (strcmp(n->user, o->user) != 0 || strcmp(n->group, o->group) != 0 ||
-	    strcmp(n->pidfile, o->pidfile) != 0 || n->daemon != o->daemon ||
-	    n->backlog != o->backlog || n->syslog != o->syslog) {
-		log_warnx("reload: user, group, pidfile, daemon, backlog and "
-		    "syslog need a restart; keeping the running values");
+	/* Name only what changed: a list of all six hides the one that
+	 * did. */
+	changed[0] = '\0';
+	if (strcmp(n->user, o->user) != 0)
+		strlcat(changed, ", user", sizeof(changed));
+	if (strcmp(n->group, o->group) != 0)
+		strlcat(changed, ", group", sizeof(changed));
+	if (strcmp(n->pidfile, o->pidfile) != 0)
+		strlcat(changed, ", pidfile", sizeof(changed));
+	if (n->daemon != o->daemon)
+		strlcat(changed, ", daemon", sizeof(changed));
+	if (n->backlog != o->backlog)
+		strlcat(changed, ", backlog", sizeof(changed));
+	if (n->syslog != o->syslog)
+		strlcat(changed, ", syslog", sizeof(changed));
+	if (changed[0] != '\0') {
+		log_warnx("reload: a new %s needs a restart; keeping the "
+		    "running value%s", changed + 2,
+		    strchr(changed + 2, ',') != NULL ? "s" : "");
 		strlcpy(n->user, o->user, sizeof(n->user));
 		strlcpy(n->group, o->group, sizeof(n->group));
 		strlcpy(n->pidfile, o->pidfile, sizeof(n->pidfile));
@@ -471,6 +487,14 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 			maintain();
 		}
 	}
+	/*
+	 * Stop listening before the drain: workers close their copies when
+	 * told to stop, and with the master's gone too a new connection is
+	 * refused at once (not left in the backlog to be reset at the end)
+	 * and a replacement daemon can bind the port while streams finish.
+	 */
+	close(lfd);
+	lfd = -1;
 	if (got_quit)
 		stop_now();
 	else

@@ -192,3 +192,84 @@ def test_missing_config_file_is_an_error(daemon_factory, tmp_path):
     p = daemon_factory.run(["--config", str(tmp_path / "nope.conf")])
     assert p.returncode != 0
     assert "nope.conf" in p.stderr
+
+
+# ---------------------------------------------------------------------------
+# What a first try found (issue 15): a target URL libcurl cannot use, the
+# credentials a URL may carry, authentication left off, the db path.
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://[::1",
+                                 "http://127.0.0.1:0"])
+def test_unusable_target_url_is_refused_at_start_and_by_check(
+        daemon_factory, tmp_path, url):
+    """A URL the proxy's libcurl would reject on every request is refused
+    when the daemon starts, the same way --check-config refuses it."""
+    port = free_port()
+    start = daemon_factory.run(["--host", "127.0.0.1", "--port", str(port),
+                                "--target-url", url, "--master-key",
+                                MASTER_KEY, "--db", str(tmp_path / "t.db")])
+    assert start.returncode == 1, (start.stdout, start.stderr)
+    check = daemon_factory.run(["--check-config", "--target-url", url,
+                                "--master-key", MASTER_KEY, "--db",
+                                str(tmp_path / "t.db")])
+    assert check.returncode == 1, (check.stdout, check.stderr)
+    for p in (start, check):
+        assert "target-url" in p.stderr and url in p.stderr, p.stderr
+    assert start.stderr.splitlines()[-1] == check.stderr.splitlines()[-1]
+
+
+def test_target_url_credentials_are_redacted(daemon_factory, stub, tmp_path):
+    """user:password in the target URL is sent upstream as Basic auth
+    but never shown: not in the log, not by --check-config, not in an
+    error about the URL."""
+    url = stub.url.replace("http://", "http://alice:s3cret-pw@")
+    shown = stub.url.replace("http://", "http://alice:***@")
+    d = daemon_factory(target_url=url)
+    assert_serves(d)
+    assert stub.requests[-1].header("Authorization").startswith("Basic ")
+    check = daemon_factory.run(["--check-config", "--target-url", url,
+                                "--db", str(tmp_path / "c.db")])
+    assert check.returncode == 0, check.stderr
+    assert f'target-url = "{shown}"' in check.stdout.splitlines()
+    bad = daemon_factory.run(["--check-config", "--target-url",
+                              url + ":99999", "--db", str(tmp_path / "c.db")])
+    assert bad.returncode == 1 and "alice:***@" in bad.stderr, bad.stderr
+    d.stop()
+    for text in (d.stderr_text(), check.stdout, check.stderr, bad.stderr):
+        assert "s3cret-pw" not in text
+    assert f"forwarding to {shown}" in d.stderr_text()
+
+
+def test_check_config_says_when_authentication_is_off(daemon_factory,
+                                                      tmp_path):
+    off = daemon_factory.run(["--check-config", "--db",
+                              str(tmp_path / "off.db")])
+    assert off.returncode == 0, off.stderr
+    assert "AUTHENTICATION IS OFF" in off.stdout, off.stdout
+    assert "--master-key-file" in off.stderr, off.stderr
+    on = daemon_factory.run(["--check-config", "--db",
+                             str(tmp_path / "off.db"), "--master-key",
+                             MASTER_KEY])
+    assert on.returncode == 0, on.stderr
+    assert "AUTHENTICATION IS OFF" not in on.stdout + on.stderr
+    assert on.stdout.splitlines()[-1] == "# configuration OK"
+
+
+def test_startup_warning_points_to_the_key_file(daemon_factory):
+    d = daemon_factory(master_key=None)
+    line = [l for l in d.stderr_text().splitlines()
+            if "AUTHENTICATION IS OFF" in l]
+    assert line, d.stderr_text()
+    assert "--master-key-file" in line[0] and "MASTER_KEY_FILE" in line[0]
+    assert "Set --master-key " not in line[0]
+
+
+def test_db_path_is_normalised(daemon_factory, tmp_path):
+    (tmp_path / "sub").mkdir()
+    p = daemon_factory.run(["--check-config", "--master-key", MASTER_KEY,
+                            "--db", "./sub/../ollaguard.db"])
+    assert p.returncode == 0, p.stderr
+    assert f'db = "{tmp_path.resolve()}/ollaguard.db"' in \
+        p.stdout.splitlines(), p.stdout
+    assert "/./" not in p.stdout and "/../" not in p.stdout

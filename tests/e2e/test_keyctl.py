@@ -42,6 +42,9 @@ OLD_KEYS = ["sk-legacy-0001-abcdefghijklmnop", "ollama_1234567890abcdef",
             "f47ac10b-58cc-4372-a567-0e02b2c3d479"]
 
 
+USAGE = "usage: ollaguard-keyctl [--db path] [--config file]"
+
+
 def clean_env(extra=None):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("OLLAGUARD_")}
@@ -498,6 +501,56 @@ def test_db_flag_env_and_default(tmp_path):
     assert len(list_json(tmp_path / "ollaguard.db")) == 1
 
 
+def db_line(p):
+    """The one "database PATH" line keyctl prints on stderr."""
+    lines = [l for l in p.stderr.splitlines()
+             if l.startswith("ollaguard-keyctl: database ")]
+    assert len(lines) == 1, p.stderr
+    return lines[0]
+
+
+def test_finds_the_daemons_database_from_another_folder(tmp_path):
+    """Run from elsewhere, keyctl uses the db line of the daemon's config
+    file (--config, else OLLAGUARD_CONFIG), says which database on
+    stderr, and creates no ./ollaguard.db."""
+    srv = tmp_path / "srv"
+    elsewhere = tmp_path / "elsewhere"
+    srv.mkdir()
+    elsewhere.mkdir()
+    db = srv / "keys.db"
+    conf = tmp_path / "ollaguard.conf"
+    conf.write_text(f"port = 4000\ndb = {srv}/./keys.db\n")
+    p = ok("--config", conf, "add", "--name", "one", cwd=elsewhere)
+    assert re.fullmatch(RAND_RE, p.stdout.strip()), p.stdout
+    assert db_line(p).startswith(f"ollaguard-keyctl: database {db}"), \
+        p.stderr
+    p = ok("list", "--json", cwd=elsewhere,
+           env={"OLLAGUARD_CONFIG": str(conf)})
+    assert [k["name"] for k in json.loads(p.stdout)] == ["one"]
+    assert f"database {db}" in db_line(p)
+    # OLLAGUARD_DB still wins over the config file.
+    other = tmp_path / "other.db"
+    p = ok("add", cwd=elsewhere, env={"OLLAGUARD_CONFIG": str(conf),
+                                      "OLLAGUARD_DB": str(other)})
+    assert f"database {other}" in db_line(p)
+    assert os.listdir(elsewhere) == []
+
+
+def test_list_without_a_database_says_so(tmp_path):
+    p = keyctl("list", cwd=tmp_path)
+    assert_failed(p, "no database", str(tmp_path / "ollaguard.db"))
+    assert f"database {tmp_path}/ollaguard.db" in db_line(p)
+    assert p.stdout == "" and os.listdir(tmp_path) == []
+
+
+def test_db_path_printed_normalised(tmp_path):
+    (tmp_path / "sub").mkdir()
+    p = ok("add", db="./sub/../x.db", cwd=tmp_path)
+    assert db_line(p) == f"ollaguard-keyctl: database {tmp_path}/x.db"
+    assert f"stored in {tmp_path}/x.db" in p.stderr
+    assert "/./" not in p.stderr and "/../" not in p.stderr
+
+
 @pytest.mark.parametrize("cmd", [["list"], ["export"], ["revoke", "1"],
                                  ["list", "--json"]])
 def test_readers_do_not_create_a_database(tmp_path, cmd):
@@ -643,7 +696,7 @@ def test_usage_errors(db, argv, word):
 
 def test_help():
     p = ok("--help")
-    assert p.stdout.startswith("usage: ollaguard-keyctl [--db path]")
+    assert p.stdout.startswith(USAGE)
     for cmd in COMMANDS:
         assert f"\n  {cmd} " in p.stdout
     assert "OLLAGUARD_DB" in p.stdout
@@ -653,7 +706,7 @@ def test_help():
 @pytest.mark.parametrize("cmd", COMMANDS)
 def test_command_help(cmd):
     p = ok(cmd, "--help")
-    assert p.stdout.startswith(f"usage: ollaguard-keyctl [--db path] {cmd}")
+    assert p.stdout.startswith(f"{USAGE} {cmd}")
     assert p.stderr == ""
     assert ok("help", cmd).stdout == p.stdout
 
@@ -706,3 +759,32 @@ def test_list_large_database_quickly(db, tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# ---------------------------------------------------------------------------
+# import: keys too short to be keys, fields that are not read
+
+
+def test_import_refuses_a_short_key_whole(tmp_path):
+    """A file with a 1-character key imports nothing, and creates no
+    database, unless --allow-short says the short keys are meant."""
+    db = tmp_path / "short.db"
+    f = tmp_path / "storage.json"
+    f.write_text(json.dumps({"keys": [OLD_KEYS[0], "x", OLD_KEYS[1]]}))
+    p = keyctl("import", f, db=db)
+    assert_failed(p, "shorter than 16", "nothing imported", "--allow-short",
+                  "entry 1")
+    assert not db.exists()
+    p = ok("import", "--allow-short", f, db=db)
+    assert "3 keys added" in p.stdout
+    assert len(list_json(db)) == 3
+
+
+def test_import_names_fields_it_does_not_read(tmp_path):
+    db = tmp_path / "fields.db"
+    f = tmp_path / "storage.json"
+    f.write_text(json.dumps({"keys": [OLD_KEYS[0]], "rate_limits": {},
+                             "owner": "bob"}))
+    p = ok("import", f, db=db)
+    assert "1 key added" in p.stdout
+    assert "rate_limits" in p.stderr and "owner" in p.stderr, p.stderr

@@ -85,3 +85,19 @@ def test_root_without_user_refuses(daemon_factory, tmp_path):
     assert "refusing to serve as root" in p.stderr, p.stderr
     assert not (tmp_path / "k.db").exists(), \
         "the database was created before the refusal"
+
+
+def test_db_in_a_system_folder_advises_a_folder_of_its_own(daemon_factory):
+    """--db /etc/x.db --user nobody: chown on /etc would hand every
+    program's configuration to nobody; the hint is a folder of its own."""
+    need_root()
+    nobody()
+    db = "/etc/ollaguard-e2e-no-such.db"
+    p = daemon_factory.run(["--host", "127.0.0.1", "--port",
+                            str(free_port()), "--db", db, "--master-key",
+                            MASTER_KEY, "--workers", "1"],
+                           env={"OLLAGUARD_USER": "nobody"})
+    assert p.returncode != 0
+    assert not os.path.exists(db)
+    assert "chown nobody /etc" not in p.stderr, p.stderr
+    assert "/var/lib/ollaguard" in p.stderr, p.stderr

@@ -4,6 +4,7 @@ progress finish on the old workers), SIGTERM stops gracefully within
 --shutdown-timeout, SIGQUIT stops at once.
 """
 
+import errno
 import re
 import signal
 import socket
@@ -253,3 +254,74 @@ def test_signal_right_after_start_is_not_fatal(daemon_factory, stub, sig):
                     pytrace=False)
     d.wait_ready()
     assert d.get("/api/tags").body == TAGS_BODY
+
+
+def test_sighup_with_unusable_target_url_keeps_old_settings(daemon_factory,
+                                                            stub, tmp_path):
+    """A reload checks the target URL as a start does: one libcurl
+    cannot use is refused, and the old one keeps serving."""
+    d, cfg, _ = reload_daemon(daemon_factory, stub, tmp_path,
+                              "prefix = a-\n", "--workers", "2")
+    rewrite(cfg, f"target-url = {stub.url}\n",
+            "target-url = http://127.0.0.1:99999\n")
+    rewrite(cfg, "prefix = a-", "prefix = b-")
+    d.proc.send_signal(signal.SIGHUP)
+    m = log_has(d, r"reload failed, keeping the old settings:[^\n]*", 3)
+    assert m, "no message for a reload with an unusable target URL"
+    assert "target-url" in m.group(0) and "99999" in m.group(0), m.group(0)
+    time.sleep(1.2)
+    assert re.fullmatch("a-" + KEY_RE, generated_key(d))
+    assert d.get("/api/tags").body == TAGS_BODY
+
+
+def test_sighup_names_only_the_restart_setting_that_changed(daemon_factory,
+                                                            stub, tmp_path):
+    d, cfg, _ = reload_daemon(daemon_factory, stub, tmp_path,
+                              "backlog = 100\n", "--workers", "2")
+    rewrite(cfg, "backlog = 100", "backlog = 200")
+    d.proc.send_signal(signal.SIGHUP)
+    m = log_has(d, r"[^\n]*needs a restart[^\n]*", 3)
+    assert m, "no message that backlog needs a restart"
+    line = m.group(0)
+    assert "backlog" in line, line
+    for other in ("user", "group", "pidfile", "daemon", "syslog"):
+        assert other not in line.split("needs a restart")[0], line
+    assert log_has(d, r"reloaded: generation 1\b", 3)
+
+
+def refused(port):
+    """True if a connection to port is refused (nothing listens)."""
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == errno.ECONNREFUSED
+
+
+def test_sigterm_stops_listening_at_once_while_a_stream_drains(
+        daemon_factory, stub):
+    """SIGTERM closes the listening socket before the drain: a new
+    connection is refused instead of hanging in the backlog, and a new
+    daemon can bind the same port while the old stream is still
+    running."""
+    d = daemon_factory(workers=3, timeout=30)
+    wait_workers(d, 3)
+    c = start_stream(d, "drain")
+    r = read_first_line(c, 5)
+    assert r is not None
+    d.proc.send_signal(signal.SIGTERM)
+    assert wait_until(lambda: refused(d.port), 2), \
+        "a new connection was not refused during the graceful stop"
+    assert d.alive() and not c.eof, "the stream in progress was cut"
+
+    new = daemon_factory.spawn(["--host", "127.0.0.1", "--port",
+                                str(d.port), "--target-url", stub.url,
+                                "--db", str(d.db) + ".new", "--master-key",
+                                MASTER_KEY, "--workers", "1"],
+                               port=d.port, master_key=MASTER_KEY)
+    assert new.get("/api/tags").body == TAGS_BODY
+    assert d.alive(), "the old daemon left before its stream ended"
+
+    stub.release("drain")
+    assert finish_stream(c, r), f"the stream did not finish: {r!r}"
+    rc = wait_exit(d, 4)
+    assert rc is not None, "the daemon did not exit after the stream ended"
+    assert_exited_cleanly(d, rc)

@@ -107,8 +107,7 @@ fuzz: fuzz-build
 	done; exit $$fail
 
 fuzz-deps:
-	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) deps \
-	    DEBIAN_PKGS="$(FUZZ_DEBIAN_PKGS)"
+	@$(call install-pkgs,$(FUZZ_DEBIAN_PKGS))
 
 # Only in the clang run: the libFuzzer binaries.
 ifdef FUZZ_OUT
