@@ -326,14 +326,50 @@ copy_argv(int argc, char *argv[])
 	return v;
 }
 
+/* The pid file, locked: a second instance is refused naming the first. */
+static void
+open_pidfile(const struct config *cfg)
+{
+	pid_t other;
+
+	if (cfg->pidfile[0] == '\0')
+		return;
+	pfh = pidfile_open(cfg->pidfile, 0644, &other);
+	if (pfh == NULL && errno == EEXIST)
+		fatalx("%s: ollaguardd is already running as pid %ld",
+		    cfg->pidfile, (long)other);
+	if (pfh == NULL)
+		fatal("pidfile %s", cfg->pidfile);
+	pid_owner = getpid();
+	atexit(remove_pidfile);
+}
+
+/* What the daemon is about to do, and whether anything guards it. */
+static void
+log_started(const struct config *cfg, int64_t active)
+{
+	char url[CONFIG_URL_MAX];
+
+	config_redact_url(cfg->target_url, url, sizeof(url));
+	log_info("listening on %s port %lld, forwarding to %s, %lld workers",
+	    cfg->host, cfg->port, url, cfg->workers);
+	if (cfg->master_key[0] == '\0' && active == 0)
+		log_warnx("AUTHENTICATION IS OFF: no master key and no active "
+		    "key in %s, so every request passes. %s", cfg->db,
+		    AUTH_OFF_HINT);
+	else
+		log_info("authentication on: %s%lld active key%s in %s",
+		    cfg->master_key[0] != '\0' ? "master key and " : "",
+		    (long long)active, active == 1 ? "" : "s", cfg->db);
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct config *cfg;
 	sigset_t early;
-	char err[PATH_MAX + 512], cwd[PATH_MAX], url[CONFIG_URL_MAX], **args;
+	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
 	int64_t active;
-	pid_t other;
 	int fd, rc;
 
 	/* Until the master has its handlers, a SIGHUP from logrotate or a
@@ -378,16 +414,7 @@ main(int argc, char *argv[])
 	if (cfg->syslog)
 		log_syslog(log_facility_parse(cfg->syslog_facility));
 
-	if (cfg->pidfile[0] != '\0') {
-		pfh = pidfile_open(cfg->pidfile, 0644, &other);
-		if (pfh == NULL && errno == EEXIST)
-			fatalx("%s: ollaguardd is already running as pid %ld",
-			    cfg->pidfile, (long)other);
-		if (pfh == NULL)
-			fatal("pidfile %s", cfg->pidfile);
-		pid_owner = getpid();
-		atexit(remove_pidfile);
-	}
+	open_pidfile(cfg);
 	fd = listen_on(cfg);
 	drop_privileges(cfg);
 	active = open_db(cfg);
@@ -407,17 +434,7 @@ main(int argc, char *argv[])
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		fatal("pidfile %s", cfg->pidfile);
 
-	config_redact_url(cfg->target_url, url, sizeof(url));
-	log_info("listening on %s port %lld, forwarding to %s, %lld workers",
-	    cfg->host, cfg->port, url, cfg->workers);
-	if (cfg->master_key[0] == '\0' && active == 0)
-		log_warnx("AUTHENTICATION IS OFF: no master key and no active "
-		    "key in %s, so every request passes. %s", cfg->db,
-		    AUTH_OFF_HINT);
-	else
-		log_info("authentication on: %s%lld active key%s in %s",
-		    cfg->master_key[0] != '\0' ? "master key and " : "",
-		    (long long)active, active == 1 ? "" : "s", cfg->db);
+	log_started(cfg, active);
 	/* master_run owns cfg from here (a reload replaces it). */
 	rc = master_run(fd, cfg, argc, args, cwd);
 	free_argv(args);
