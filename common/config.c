@@ -240,6 +240,19 @@ parse_bool(const char *v)
 	return -1;
 }
 
+/*
+ * The master key and its file: given empty on purpose (--master-key "",
+ * MASTER_KEY= in an environment file), they would silently mean "no
+ * master key" and perhaps no authentication at all.  Leaving the setting
+ * out is how to have none; an empty value is an error.
+ */
+static int
+never_empty(const struct setting *s)
+{
+	return strcmp(s->name, "master-key") == 0 ||
+	    strcmp(s->name, "master-key-file") == 0;
+}
+
 /* Sets one value; on error writes "<where>: <name>: <why>" to err. */
 static int
 setting_apply(struct config *cfg, const struct setting *s, const char *v,
@@ -270,6 +283,11 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 		}
 		memcpy(dst, &n, sizeof(n));
 		return 0;
+	}
+	if (*v == '\0' && never_empty(s) && strcmp(where, "default") != 0) {
+		snprintf(err, errlen, "%s: %s: empty; to run without a master "
+		    "key, leave the setting out", where, s->name);
+		return -1;
 	}
 	if (strlen(v) >= s->size) {
 		snprintf(err, errlen, "%s: %s: value too long (at most %zu "
@@ -482,7 +500,8 @@ config_env(struct config *cfg, char *err, size_t errlen)
 	size_t i;
 
 	for (i = 0; i < NSETTINGS; i++) {
-		if ((v = getenv(settings[i].env)) == NULL || *v == '\0')
+		if ((v = getenv(settings[i].env)) == NULL ||
+		    (*v == '\0' && !never_empty(&settings[i])))
 			continue;
 		snprintf(where, sizeof(where), "environment %s",
 		    settings[i].env);

@@ -130,14 +130,6 @@ hash_key(const char *key, size_t len, uint8_t hash[KEYGEN_HASHLEN])
 	memcpy(last_hash, hash, KEYGEN_HASHLEN);
 }
 
-int
-auth_open_mode(void)
-{
-	if (auth_refresh(dbconn_get()) == -1)
-		return 0;
-	return open_mode;
-}
-
 static void
 auth_record(int64_t id, time_t now)
 {
