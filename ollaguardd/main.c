@@ -377,7 +377,8 @@ main(int argc, char *argv[])
 		    cfg->master_key[0] != '\0' ? "master key and " : "",
 		    (long long)active, active == 1 ? "" : "s", cfg->db);
 	/* master_run owns cfg from here (a reload replaces it). */
-	rc = master_run(fd, cfg, argc, args, cwd);
+	rc = master_run(fd, pfh != NULL ? pidfile_fileno(pfh) : -1, cfg, argc,
+	    args, cwd);
 	free_argv(args);
 	curl_global_cleanup();
 	return rc;

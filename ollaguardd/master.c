@@ -54,6 +54,7 @@ static int			 nslots;
 static uint32_t			 generation;
 static struct config		*cur;
 static int			 lfd;
+static int			 pidfd = -1;
 static int			 spawn_rate = 1;
 static int			 spawned_this_second;
 static int			 short_this_second;
@@ -113,6 +114,11 @@ spawn(int i)
 		return -1;
 	case 0:
 		free(wk);
+		/* The pidfile's lock (flock) lives as long as any copy of its
+		 * descriptor: a worker that kept one would make a new master
+		 * refuse to start while an orphaned stream runs on. */
+		if (pidfd != -1)
+			close(pidfd);
 		worker_main(lfd, cur, master, i, generation, &old);
 		/* NOTREACHED */
 	default:
@@ -409,7 +415,7 @@ listen_send_timeout(int fd, int seconds)
 }
 
 int
-master_run(int fd, struct config *cfg, int argc, char **argv,
+master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
     const char *cwd)
 {
 	struct sigaction sa;
@@ -418,6 +424,7 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 	int i, n;
 
 	lfd = fd;
+	pidfd = pid_fd;
 	cur = cfg;
 	nslots = (int)cfg->max_workers;
 	if (cfg->workers > nslots)
