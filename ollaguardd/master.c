@@ -28,6 +28,9 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -242,9 +245,26 @@ count_pool(int *all, int *idle)
 }
 
 /*
+ * Connections waiting in the listen socket's accept queue: for a
+ * listening socket Linux reports the queue's length as tcpi_unacked.
+ */
+static int
+queued(void)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return 0;
+	return (int)ti.tcpi_unacked;
+}
+
+/*
  * A worker said the pool ran short: fork the shortfall and a burst
- * margin now.  Wake-ups that follow each other within a second double
- * the margin, so a burst of hundreds of connections is met in a few
+ * margin now.  The margin is what waits in the accept queue, or at
+ * least a burst that doubles while wake-ups follow each other within a
+ * second, so a burst of hundreds of connections is met in one or two
  * rounds; a quiet second brings it back down.
  */
 static void
@@ -263,7 +283,10 @@ grow(void)
 	else if (burst < BURST_MAX)
 		burst *= 2;
 	last_burst_ms = now;
-	want = (int)cur->min_spare - idle + burst;
+	want = queued();
+	if (want < burst)
+		want = burst;
+	want += (int)cur->min_spare - idle;
 	if (want > (int)cur->max_workers - all)
 		want = (int)cur->max_workers - all;
 	spawn_n(want);
