@@ -174,7 +174,9 @@ test_defaults(void **state)
 	assert_string_equal(cfg.prefix, "");
 	assert_int_equal(cfg.timeout, 300);
 	assert_string_equal(cfg.db, "./ollaguard.db");
-	assert_int_equal(cfg.workers, 8);
+	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(cfg.min_spare, 2);
+	assert_int_equal(cfg.max_spare, 4);
 	assert_string_equal(cfg.config_file, "");
 	assert_int_equal(cfg.backlog, 511);
 	assert_int_equal(cfg.keepalive_timeout, 5);
@@ -260,7 +262,7 @@ test_precedence(void **state)
 	load_ok(&cfg, ARGS());
 	assert_int_equal(cfg.port, 4000);
 	assert_int_equal(cfg.timeout, 22);
-	assert_int_equal(cfg.workers, 8);
+	assert_int_equal(cfg.workers, 4);
 }
 
 static void
