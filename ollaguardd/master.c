@@ -9,11 +9,11 @@
  *
  * Growing follows demand at once.  A worker that takes a connection and
  * leaves fewer than --min-spare idle writes the scoreboard's eventfd;
- * the master wakes and forks the shortfall plus a burst margin, which
- * doubles (4, 8 ... 64) while wake-ups keep coming within a second: a
- * fork of our small workers costs well under a millisecond, so there is
- * no reason to ration them as Apache does for heavy children.  The
- * crash backoff still holds it back.  Shrinking stays gradual: surplus
+ * the master wakes and forks the shortfall plus a burst margin (what
+ * waits in the accept queue, and at least 4, 8 ... 64 while wake-ups
+ * keep coming within a second): a fork of our small workers costs well
+ * under a millisecond, so there is no reason to ration them as Apache
+ * does for heavy children.  The crash backoff still holds it back.  Shrinking stays gradual: surplus
  * idle workers are retired a third at a time, so a pool grown by a
  * burst is back to --max-spare idle within about 15 s.
  *
@@ -262,10 +262,11 @@ queued(void)
 
 /*
  * A worker said the pool ran short: fork the shortfall and a burst
- * margin now.  The margin is what waits in the accept queue, or at
- * least a burst that doubles while wake-ups follow each other within a
- * second, so a burst of hundreds of connections is met in one or two
- * rounds; a quiet second brings it back down.
+ * margin now.  The margin is what waits in the accept queue, and at
+ * least a number that starts at 0 (a lone dip below min-spare costs one
+ * fork, not a crowd the next seconds retire again) and doubles from 4
+ * while wake-ups follow each other within a second; a burst of hundreds
+ * of connections is met in one or two rounds.
  */
 static void
 grow(void)
@@ -278,7 +279,9 @@ grow(void)
 	count_pool(&all, &idle);
 	if (idle >= cur->min_spare || all >= cur->max_workers)
 		return;
-	if (burst == 0 || now - last_burst_ms > 1000)
+	if (now - last_burst_ms > 1000)
+		burst = 0;	/* a lone dip: the shortfall is enough */
+	else if (burst == 0)
 		burst = BURST_MIN;
 	else if (burst < BURST_MAX)
 		burst *= 2;
