@@ -86,11 +86,11 @@ static const struct setting settings[] = {
 	    "seconds of upstream silence before giving up (504)"),
 	STR("db", "OLLAGUARD_DB", db, "./ollaguard.db", "PATH", NULL,
 	    "the key database"),
-	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "8",
+	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "4",
 	    "worker processes started at launch"),
 	NUM("min-spare", "OLLAGUARD_MIN_SPARE", min_spare, 0, 4096, "2",
 	    "fewest idle workers kept ready"),
-	NUM("max-spare", "OLLAGUARD_MAX_SPARE", max_spare, 1, 4096, "8",
+	NUM("max-spare", "OLLAGUARD_MAX_SPARE", max_spare, 1, 4096, "4",
 	    "most idle workers kept; more are retired"),
 	NUM("max-workers", "OLLAGUARD_MAX_WORKERS", max_workers, 1, 4096,
 	    "512", "most workers, busy or idle (concurrent requests)"),
@@ -274,6 +274,19 @@ parse_bool(const char *v)
 	return -1;
 }
 
+/*
+ * The master key and its file: given empty on purpose (--master-key "",
+ * MASTER_KEY= in an environment file), they would silently mean "no
+ * master key" and perhaps no authentication at all.  Leaving the setting
+ * out is how to have none; an empty value is an error.
+ */
+static int
+never_empty(const struct setting *s)
+{
+	return strcmp(s->name, "master-key") == 0 ||
+	    strcmp(s->name, "master-key-file") == 0;
+}
+
 /* Sets one value; on error writes "<where>: <name>: <why>" to err. */
 static int
 setting_apply(struct config *cfg, const struct setting *s, const char *v,
@@ -304,6 +317,11 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 		}
 		memcpy(dst, &n, sizeof(n));
 		return 0;
+	}
+	if (*v == '\0' && never_empty(s) && strcmp(where, "default") != 0) {
+		snprintf(err, errlen, "%s: %s: empty; to run without a master "
+		    "key, leave the setting out", where, s->name);
+		return -1;
 	}
 	if (strlen(v) >= s->size) {
 		snprintf(err, errlen, "%s: %s: value too long (at most %zu "
@@ -523,7 +541,8 @@ config_env(struct config *cfg, char *err, size_t errlen)
 	size_t i;
 
 	for (i = 0; i < NSETTINGS; i++) {
-		if ((v = getenv(settings[i].env)) == NULL || *v == '\0')
+		if ((v = getenv(settings[i].env)) == NULL ||
+		    (*v == '\0' && !never_empty(&settings[i])))
 			continue;
 		snprintf(where, sizeof(where), "environment %s",
 		    settings[i].env);

@@ -8,6 +8,12 @@
  * PRAGMA data_version tells in one cheap step, so a key added or revoked
  * anywhere takes effect on the very next request.  Use counters are
  * kept here and written every few seconds in one transaction.
+ *
+ * Both the good keys and the misses (unknown, revoked or expired) are
+ * cached by hash, and both caches are dropped whenever data_version
+ * moves: a client that retries a wrong key costs one PRAGMA, not a
+ * lookup, and a key created a moment ago is never refused, since its
+ * creation moved data_version before it could be asked for.
  */
 #include <string.h>
 #include <strings.h>
@@ -24,6 +30,7 @@
 #define AUTH_USES	64
 #define AUTH_FLUSH_SECS	5
 #define AUTH_CACHE	64
+#define AUTH_MISSES	64
 
 static uint8_t		 master_hash[KEYGEN_HASHLEN];
 static uint8_t		 prefixed_hash[KEYGEN_HASHLEN];
@@ -44,6 +51,12 @@ struct cached {
 	char		 name[KEYSTORE_NAME_MAX];
 };
 static struct cached	 cache[AUTH_CACHE];
+/* Hashes no active key has, until the database changes. */
+struct miss {
+	uint8_t		 hash[KEYGEN_HASHLEN];
+	int		 used;
+};
+static struct miss	 misses[AUTH_MISSES];
 static char		 last_key[AUTH_KEY_MAX];
 static size_t		 last_len;
 static uint8_t		 last_hash[KEYGEN_HASHLEN];
@@ -90,6 +103,7 @@ auth_refresh(struct keystore *ks)
 	if (!changed)
 		return 0;
 	memset(cache, 0, sizeof(cache));
+	memset(misses, 0, sizeof(misses));
 	if (have_master)
 		return 0;
 	if ((n = keystore_count_active(ks, time(NULL))) == -1) {
@@ -112,6 +126,30 @@ cache_slot(const uint8_t hash[KEYGEN_HASHLEN])
 	return &cache[hash[0] % AUTH_CACHE];
 }
 
+/* The slot of a miss: another byte than the good keys' slot uses. */
+static struct miss *
+miss_slot(const uint8_t hash[KEYGEN_HASHLEN])
+{
+	return &misses[hash[1] % AUTH_MISSES];
+}
+
+static int
+is_miss(const uint8_t hash[KEYGEN_HASHLEN])
+{
+	struct miss *m = miss_slot(hash);
+
+	return m->used && keygen_hash_equal(m->hash, hash);
+}
+
+static void
+note_miss(const uint8_t hash[KEYGEN_HASHLEN])
+{
+	struct miss *m = miss_slot(hash);
+
+	memcpy(m->hash, hash, KEYGEN_HASHLEN);
+	m->used = 1;
+}
+
 /*
  * Hashes the key, reusing the last digest when a keep-alive client sends
  * the same key again (compared in constant time: it may be someone
@@ -128,14 +166,6 @@ hash_key(const char *key, size_t len, uint8_t hash[KEYGEN_HASHLEN])
 	memcpy(last_key, key, len);
 	last_len = len;
 	memcpy(last_hash, hash, KEYGEN_HASHLEN);
-}
-
-int
-auth_open_mode(void)
-{
-	if (auth_refresh(dbconn_get()) == -1)
-		return 0;
-	return open_mode;
 }
 
 static void
@@ -212,6 +242,8 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 	}
 	if (key == NULL)
 		return AUTH_MISSING;
+	if (is_miss(hash))
+		return AUTH_INVALID;
 	now = time(NULL);
 	slot = cache_slot(hash);
 	if (slot->id != 0 && keygen_hash_equal(slot->hash, hash) &&
@@ -235,6 +267,7 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 		    keystore_errmsg(ks));
 		return AUTH_UNAVAILABLE;
 	default:
+		note_miss(hash);
 		return AUTH_INVALID;
 	}
 }
@@ -267,5 +300,6 @@ auth_cleanup(void)
 	explicit_bzero(last_key, sizeof(last_key));
 	explicit_bzero(last_hash, sizeof(last_hash));
 	explicit_bzero(cache, sizeof(cache));
+	explicit_bzero(misses, sizeof(misses));
 	explicit_bzero(prefixed_hash, sizeof(prefixed_hash));
 }

@@ -32,8 +32,6 @@ void		 auth_init(const struct config *);
 /* hdr is the Authorization value (NULL when absent). */
 enum auth_result auth_check(const char *hdr, size_t len,
 		    struct auth_who *who);
-/* 1 when neither a master key nor an active key exists. */
-int		 auth_open_mode(void);
 /* Writes the batched use counters if due (or now, with force). */
 void		 auth_flush(int force);
 void		 auth_cleanup(void);

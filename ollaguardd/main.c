@@ -436,7 +436,8 @@ main(int argc, char *argv[])
 
 	log_started(cfg, active);
 	/* master_run owns cfg from here (a reload replaces it). */
-	rc = master_run(fd, cfg, argc, args, cwd);
+	rc = master_run(fd, pfh != NULL ? pidfile_fileno(pfh) : -1, cfg, argc,
+	    args, cwd);
 	free_argv(args);
 	curl_global_cleanup();
 	return rc;

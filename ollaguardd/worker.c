@@ -215,6 +215,7 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 			auth_flush(0);
 			continue;
 		}
+		sb_note_busy(slot);	/* wakes the master if the pool is short */
 		client_start(&cl, fd, (struct sockaddr *)&ss);
 		serve_connection(&cl);
 		auth_flush(0);

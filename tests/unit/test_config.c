@@ -174,7 +174,9 @@ test_defaults(void **state)
 	assert_string_equal(cfg.prefix, "");
 	assert_int_equal(cfg.timeout, 300);
 	assert_string_equal(cfg.db, "./ollaguard.db");
-	assert_int_equal(cfg.workers, 8);
+	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(cfg.min_spare, 2);
+	assert_int_equal(cfg.max_spare, 4);
 	assert_string_equal(cfg.config_file, "");
 	assert_int_equal(cfg.backlog, 511);
 	assert_int_equal(cfg.keepalive_timeout, 5);
@@ -260,7 +262,7 @@ test_precedence(void **state)
 	load_ok(&cfg, ARGS());
 	assert_int_equal(cfg.port, 4000);
 	assert_int_equal(cfg.timeout, 22);
-	assert_int_equal(cfg.workers, 8);
+	assert_int_equal(cfg.workers, 4);
 }
 
 static void
@@ -601,6 +603,44 @@ test_master_key_conflict(void **state)
 	assert_string_equal(cfg.master_key, "envkey");
 }
 
+/* An empty master key, from wherever, would mean none: an error. */
+static void
+test_master_key_empty(void **state)
+{
+	struct config	 cfg;
+	char		 conf[PATH_MAX], want[PATH_MAX + 128];
+	const char	*hint = "empty; to run without a master key, leave the "
+	    "setting out";
+
+	snprintf(want, sizeof(want), "option --master-key: master-key: %s",
+	    hint);
+	load_err(ARGS("--master-key", "",), want);
+	load_err(ARGS("--master-key=",), want);
+	snprintf(want, sizeof(want), "option --master-key-file: "
+	    "master-key-file: %s", hint);
+	load_err(ARGS("--master-key-file", "",), want);
+	setenv("MASTER_KEY", "", 1);
+	snprintf(want, sizeof(want), "environment MASTER_KEY: master-key: %s",
+	    hint);
+	load_err(ARGS(), want);
+	clear_env(NULL);
+	setenv("MASTER_KEY_FILE", "", 1);
+	snprintf(want, sizeof(want), "environment MASTER_KEY_FILE: "
+	    "master-key-file: %s", hint);
+	load_err(ARGS(), want);
+	clear_env(NULL);
+	write_str("empty.conf", "master-key = \"\"\n", conf, sizeof(conf));
+	snprintf(want, sizeof(want), "%s:1: master-key: %s", conf, hint);
+	load_err(ARGS("--config", conf,), want);
+
+	/* Left out, there is none; other empty values stay as they were. */
+	load_ok(&cfg, ARGS("--prefix", "",));
+	assert_string_equal(cfg.master_key, "");
+	setenv("OLLAGUARD_PREFIX", "", 1);
+	load_ok(&cfg, ARGS());
+	clear_env(NULL);
+}
+
 static void
 key_file_ok(const char *data, size_t len, const char *want)
 {
@@ -854,6 +894,7 @@ main(void)
 		T(test_flag_errors),
 		T(test_help),
 		T(test_master_key_conflict),
+		T(test_master_key_empty),
 		T(test_master_key_file),
 		T(test_print_hides_key),
 		T(test_host),
