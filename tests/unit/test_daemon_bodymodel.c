@@ -149,7 +149,8 @@ test_filter(void **state)
 	    "\"llama3:latest\",\"size\":4661224676}]}");
 	filter_is("{\"models\":[]}", "{\"models\":[]}");
 	filter_is("{\"object\":\"list\",\"data\":[{\"id\":\"qwen2\","
-	    "\"object\":\"model\"},{\"id\":\"llama3.1\",\"object\":\"model\"}]}",
+	    "\"object\":\"model\"},{\"id\":\"llama3.1\","
+	    "\"object\":\"model\"}]}",
 	    "{\"object\":\"list\",\"data\":[{\"id\":\"llama3.1\","
 	    "\"object\":\"model\"}]}");
 	assert_int_equal(bodymodel_filter_list("{\"x\":1}", 7, allow_llama,

@@ -17,13 +17,15 @@
 #include "keyauth.h"
 #include "request.h"
 
-#define PUB1	"AAAAC3NzaC1lZDI1NTE5AAAAIAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4"
-#define PUB2	"AAAAC3NzaC1lZDI1NTE5AAAAIHEmUfRQugW2OJi5nvX3ukVjLo4lJ/f3Fc1nHsQCTMUe"
+#define PUB1	"AAAAC3NzaC1lZDI1NTE5AAAAIAOhB7/zzhC+HXDdGOdLwJln" \
+		"5NYwm6UNXx3chmQSVTG4"
+#define PUB2	"AAAAC3NzaC1lZDI1NTE5AAAAIHEmUfRQugW2OJi5nvX3ukVj" \
+		"Lo4lJ/f3Fc1nHsQCTMUe"
 /* "POST,/api/chat?ts=1700000000" signed by key 1, and by key 2. */
-#define SIG1	"YpIlY9MqDonNkzVj3U9VfQZvOV1JDg05ni0+rlbqTJvhc9s+q/ISBQgbk0YC3f" \
-		"wqAuo6Gxs6ODg/6Rjs6lm2BA=="
-#define SIG2	"4GOHu/LMcmXEG7usKq/ofPqlrviYsF9BZr/pL61ToUrlptsPboWphGF1wr4jkB" \
-		"QfWxOkGzOp7kDd0X8V1JhwDQ=="
+#define SIG1	"YpIlY9MqDonNkzVj3U9VfQZvOV1JDg05ni0+rlbqTJvhc9s+" \
+		"q/ISBQgbk0YC3fwqAuo6Gxs6ODg/6Rjs6lm2BA=="
+#define SIG2	"4GOHu/LMcmXEG7usKq/ofPqlrviYsF9BZr/pL61ToUrlptsP" \
+		"boWphGF1wr4jkBQfWxOkGzOp7kDd0X8V1JhwDQ=="
 #define TS	1700000000
 #define TARGET	"/api/chat?ts=1700000000"
 

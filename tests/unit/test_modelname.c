@@ -36,8 +36,10 @@ test_normalize(void **state)
 	norm_is("registry.ollama.ai/jmorgan/m", "jmorgan/m:latest");
 	norm_is("jmorgan/m:q4", "jmorgan/m:q4");
 	/* Another registry keeps its name, and its port is not a tag. */
-	norm_is("evil.example:5000/x/llama3", "evil.example:5000/x/llama3:latest");
-	norm_is("evil.example:5000/x/llama3:8b", "evil.example:5000/x/llama3:8b");
+	norm_is("evil.example:5000/x/llama3",
+	    "evil.example:5000/x/llama3:latest");
+	norm_is("evil.example:5000/x/llama3:8b",
+	    "evil.example:5000/x/llama3:8b");
 	/* A digest is not a tag. */
 	norm_is("llama3@sha256:ab", "llama3:latest@sha256:ab");
 	norm_is("llama3:8b@sha256:ab", "llama3:8b@sha256:ab");
@@ -135,7 +137,8 @@ test_list_parse(void **state)
 	list_bad("a,", "empty model glob (entry 2)");
 	list_bad(",a", "empty model glob (entry 1)");
 	list_bad("a, b c", "bad model glob 2");
-	list_bad("registry.ollama.ai/", "bad model glob \"registry.ollama.ai/\"");
+	list_bad("registry.ollama.ai/",
+	    "bad model glob \"registry.ollama.ai/\"");
 }
 
 static void
@@ -146,7 +149,8 @@ test_list_match(void **state)
 	assert_true(modelname_list_match(NULL, "anything"));
 	assert_true(modelname_list_match("", "anything"));
 	assert_true(modelname_list_match(l, "llama3"));
-	assert_true(modelname_list_match(l, "registry.ollama.ai/library/llama3"));
+	assert_true(modelname_list_match(l,
+	    "registry.ollama.ai/library/llama3"));
 	assert_true(modelname_list_match(l, "qwen2.5:7b"));
 	assert_false(modelname_list_match(l, "llama3:70b"));
 	assert_false(modelname_list_match(l, "evil.example:5000/x/qwen2"));

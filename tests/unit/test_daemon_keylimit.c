@@ -1,5 +1,5 @@
 /*
- * test_daemon_limits: rates and concurrency counted across processes
+ * test_daemon_keylimit: rates and concurrency counted across processes
  * through the shared table, and a dead worker's slot given back.
  */
 #include <sys/mman.h>
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "limits.h"
+#include "keylimit.h"
 
 #define SEC	1000000000LL
 #define T0	(1000 * SEC)
@@ -24,7 +24,7 @@ setup(void **state)
 {
 	static int done;
 
-	if (!done && limits_init(8) == -1)
+	if (!done && keylimit_init(8) == -1)
 		return -1;
 	done = 1;
 	return 0;
@@ -37,33 +37,35 @@ test_rate(void **state)
 
 	/* A burst of rpm, then one per interval. */
 	for (i = 0; i < 70; i++)
-		if (limits_acquire(0, 1, 60, 0, T0, &retry) == LIMITS_OK)
+		if (keylimit_acquire(0, 1, 60, 0, T0, &retry) == KEYLIMIT_OK)
 			ok++;
 	assert_int_equal(ok, 60);
-	assert_int_equal(limits_acquire(0, 1, 60, 0, T0, &retry), LIMITS_RATE);
+	assert_int_equal(keylimit_acquire(0, 1, 60, 0, T0, &retry),
+	    KEYLIMIT_RATE);
 	assert_int_equal(retry, 1);
-	assert_int_equal(limits_acquire(0, 1, 60, 0, T0 + SEC / 2, &retry),
-	    LIMITS_RATE);
-	assert_int_equal(limits_acquire(0, 1, 60, 0, T0 + SEC, &retry),
-	    LIMITS_OK);
-	assert_int_equal(limits_acquire(0, 1, 60, 0, T0 + SEC, &retry),
-	    LIMITS_RATE);
+	assert_int_equal(keylimit_acquire(0, 1, 60, 0, T0 + SEC / 2, &retry),
+	    KEYLIMIT_RATE);
+	assert_int_equal(keylimit_acquire(0, 1, 60, 0, T0 + SEC, &retry),
+	    KEYLIMIT_OK);
+	assert_int_equal(keylimit_acquire(0, 1, 60, 0, T0 + SEC, &retry),
+	    KEYLIMIT_RATE);
 	/* A minute later the bucket is full again. */
 	for (i = 0, ok = 0; i < 70; i++)
-		if (limits_acquire(0, 1, 60, 0, T0 + 61 * SEC, &retry) ==
-		    LIMITS_OK)
+		if (keylimit_acquire(0, 1, 60, 0, T0 + 61 * SEC, &retry) ==
+		    KEYLIMIT_OK)
 			ok++;
 	assert_int_equal(ok, 60);
 	/* rpm 1: the next one in a minute. */
-	assert_int_equal(limits_acquire(0, 2, 1, 0, T0, &retry), LIMITS_OK);
-	assert_int_equal(limits_acquire(0, 2, 1, 0, T0, &retry), LIMITS_RATE);
+	assert_int_equal(keylimit_acquire(0, 2, 1, 0, T0, &retry), KEYLIMIT_OK);
+	assert_int_equal(keylimit_acquire(0, 2, 1, 0, T0, &retry),
+	    KEYLIMIT_RATE);
 	assert_int_equal(retry, 60);
 	/* Another key has a bucket of its own; no limits, no counting. */
-	assert_int_equal(limits_acquire(0, 3, 1, 0, T0, &retry), LIMITS_OK);
+	assert_int_equal(keylimit_acquire(0, 3, 1, 0, T0, &retry), KEYLIMIT_OK);
 	for (i = 0; i < 100; i++)
-		assert_int_equal(limits_acquire(0, 4, 0, 0, T0, &retry),
-		    LIMITS_OK);
-	assert_int_equal(limits_acquire(0, 0, 1, 1, T0, &retry), LIMITS_OK);
+		assert_int_equal(keylimit_acquire(0, 4, 0, 0, T0, &retry),
+		    KEYLIMIT_OK);
+	assert_int_equal(keylimit_acquire(0, 0, 1, 1, T0, &retry), KEYLIMIT_OK);
 }
 
 /* Two processes at once share one bucket: 60 pass in all. */
@@ -79,8 +81,8 @@ test_rate_two_processes(void **state)
 	for (k = 0; k < 2; k++) {
 		if ((pid[k] = fork()) == 0) {
 			for (i = 0; i < 100; i++)
-				if (limits_acquire(k, 10, 60, 0, T0, &retry)
-				    == LIMITS_OK)
+				if (keylimit_acquire(k, 10, 60, 0, T0, &retry)
+				    == KEYLIMIT_OK)
 					passed[k]++;
 			_exit(0);
 		}
@@ -99,28 +101,33 @@ test_concurrency(void **state)
 {
 	int retry;
 
-	assert_int_equal(limits_acquire(0, 20, 0, 2, T0, &retry), LIMITS_OK);
-	assert_int_equal(limits_acquire(1, 20, 0, 2, T0, &retry), LIMITS_OK);
-	assert_int_equal(limits_acquire(2, 20, 0, 2, T0, &retry),
-	    LIMITS_CONCURRENCY);
+	assert_int_equal(keylimit_acquire(0, 20, 0, 2, T0, &retry),
+	    KEYLIMIT_OK);
+	assert_int_equal(keylimit_acquire(1, 20, 0, 2, T0, &retry),
+	    KEYLIMIT_OK);
+	assert_int_equal(keylimit_acquire(2, 20, 0, 2, T0, &retry),
+	    KEYLIMIT_CONCURRENCY);
 	assert_int_equal(retry, 1);
-	assert_int_equal(limits_inflight(20), 2);
-	limits_release(0);
-	assert_int_equal(limits_inflight(20), 1);
-	assert_int_equal(limits_acquire(2, 20, 0, 2, T0, &retry), LIMITS_OK);
-	limits_release(1);
-	limits_release(2);
-	limits_release(2);	/* twice is once */
-	assert_int_equal(limits_inflight(20), 0);
+	assert_int_equal(keylimit_inflight(20), 2);
+	keylimit_release(0);
+	assert_int_equal(keylimit_inflight(20), 1);
+	assert_int_equal(keylimit_acquire(2, 20, 0, 2, T0, &retry),
+	    KEYLIMIT_OK);
+	keylimit_release(1);
+	keylimit_release(2);
+	keylimit_release(2);	/* twice is once */
+	assert_int_equal(keylimit_inflight(20), 0);
 
 	/* A rate refusal gives the concurrency slot back. */
-	assert_int_equal(limits_acquire(0, 21, 1, 1, T0, &retry), LIMITS_OK);
-	limits_release(0);
-	assert_int_equal(limits_acquire(0, 21, 1, 1, T0, &retry), LIMITS_RATE);
-	assert_int_equal(limits_inflight(21), 0);
+	assert_int_equal(keylimit_acquire(0, 21, 1, 1, T0, &retry),
+	    KEYLIMIT_OK);
+	keylimit_release(0);
+	assert_int_equal(keylimit_acquire(0, 21, 1, 1, T0, &retry),
+	    KEYLIMIT_RATE);
+	assert_int_equal(keylimit_inflight(21), 0);
 	/* A slot out of range is refused, not uncounted. */
-	assert_int_equal(limits_acquire(8, 22, 0, 5, T0, &retry),
-	    LIMITS_CONCURRENCY);
+	assert_int_equal(keylimit_acquire(8, 22, 0, 5, T0, &retry),
+	    KEYLIMIT_CONCURRENCY);
 }
 
 /* A worker SIGKILLed mid-request: the master gives its slot back. */
@@ -131,7 +138,7 @@ test_dead_holder(void **state)
 	pid_t pid;
 
 	if ((pid = fork()) == 0) {
-		if (limits_acquire(5, 30, 0, 1, T0, &retry) != LIMITS_OK)
+		if (keylimit_acquire(5, 30, 0, 1, T0, &retry) != KEYLIMIT_OK)
 			_exit(1);
 		raise(SIGKILL);
 		_exit(2);
@@ -139,16 +146,17 @@ test_dead_holder(void **state)
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	assert_int_equal(limits_inflight(30), 1);
-	assert_int_equal(limits_acquire(6, 30, 0, 1, T0, &retry),
-	    LIMITS_CONCURRENCY);
-	limits_release_dead(5);
-	assert_int_equal(limits_inflight(30), 0);
-	assert_int_equal(limits_acquire(6, 30, 0, 1, T0, &retry), LIMITS_OK);
-	limits_release(6);
+	assert_int_equal(keylimit_inflight(30), 1);
+	assert_int_equal(keylimit_acquire(6, 30, 0, 1, T0, &retry),
+	    KEYLIMIT_CONCURRENCY);
+	keylimit_release_dead(5);
+	assert_int_equal(keylimit_inflight(30), 0);
+	assert_int_equal(keylimit_acquire(6, 30, 0, 1, T0, &retry),
+	    KEYLIMIT_OK);
+	keylimit_release(6);
 	/* A dead worker that held nothing gives nothing back. */
-	limits_release_dead(7);
-	assert_int_equal(limits_inflight(30), 0);
+	keylimit_release_dead(7);
+	assert_int_equal(keylimit_inflight(30), 0);
 }
 
 int

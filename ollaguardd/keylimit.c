@@ -1,5 +1,5 @@
 /*
- * limits: a fixed table in shared memory, keyed by key id with open
+ * keylimit: a fixed table in shared memory, keyed by key id with open
  * addressing, updated without locks by compare-and-swap, so a worker
  * killed at any instant leaves nothing locked.
  *
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "limits.h"
+#include "keylimit.h"
 
 #define LIM_SIZE	8192	/* entries; a power of two */
 #define LIM_PROBE	16
@@ -45,7 +45,7 @@ static int64_t		*held;		/* per slot: entry index + 1 */
 static int		 nslots;
 
 int
-limits_init(int n)
+keylimit_init(int n)
 {
 	size_t len = LIM_SIZE * sizeof(*table) + (size_t)n * sizeof(*held);
 	void *p;
@@ -61,7 +61,7 @@ limits_init(int n)
 }
 
 int64_t
-limits_now_ns(void)
+keylimit_now_ns(void)
 {
 	struct timespec ts;
 
@@ -157,8 +157,8 @@ take_token(struct lim_entry *e, uint32_t rpm, int64_t now, int *retry)
 	return 0;
 }
 
-enum limits_result
-limits_acquire(int slot, int64_t key_id, uint32_t rpm, uint32_t concurrency,
+enum keylimit_result
+keylimit_acquire(int slot, int64_t key_id, uint32_t rpm, uint32_t concurrency,
     int64_t now, int *retry_after)
 {
 	struct lim_entry *e;
@@ -166,33 +166,33 @@ limits_acquire(int slot, int64_t key_id, uint32_t rpm, uint32_t concurrency,
 	*retry_after = 0;
 	/* Key id 0 (the master key, open mode) has no limits. */
 	if ((rpm == 0 && concurrency == 0) || key_id <= 0)
-		return LIMITS_OK;
+		return KEYLIMIT_OK;
 	if (slot < 0 || slot >= nslots ||
 	    (e = entry(key_id, now, 1)) == NULL) {
 		/* No room to count: refuse rather than not count. */
 		*retry_after = 1;
-		return LIMITS_CONCURRENCY;
+		return KEYLIMIT_CONCURRENCY;
 	}
 	__atomic_store_n(&e->last, now, __ATOMIC_RELEASE);
 	if (concurrency > 0 && take_unit(slot, e, concurrency) == -1) {
 		*retry_after = 1;
-		return LIMITS_CONCURRENCY;
+		return KEYLIMIT_CONCURRENCY;
 	}
 	if (rpm > 0 && take_token(e, rpm, now, retry_after) == -1) {
-		limits_release(slot);
-		return LIMITS_RATE;
+		keylimit_release(slot);
+		return KEYLIMIT_RATE;
 	}
 	/* Taken over by another key meanwhile: count again. */
 	if (__atomic_load_n(&e->key, __ATOMIC_ACQUIRE) != key_id) {
-		limits_release(slot);
-		return limits_acquire(slot, key_id, rpm, concurrency, now,
+		keylimit_release(slot);
+		return keylimit_acquire(slot, key_id, rpm, concurrency, now,
 		    retry_after);
 	}
-	return LIMITS_OK;
+	return KEYLIMIT_OK;
 }
 
 void
-limits_release(int slot)
+keylimit_release(int slot)
 {
 	int64_t idx;
 
@@ -204,13 +204,13 @@ limits_release(int slot)
 }
 
 void
-limits_release_dead(int slot)
+keylimit_release_dead(int slot)
 {
-	limits_release(slot);
+	keylimit_release(slot);
 }
 
 uint32_t
-limits_inflight(int64_t key_id)
+keylimit_inflight(int64_t key_id)
 {
 	struct lim_entry *e;
 
