@@ -15,7 +15,7 @@ DESTDIR ?=
 BUILD ?=	build
 PYTHON ?=	/usr/bin/python3
 
-PKGS =		libcurl sqlite3 libbsd-overlay libmd jansson
+PKGS =		libcurl sqlite3 libbsd-overlay libmd jansson libcrypto
 LLHTTP_DIR ?=	/usr/share/llhttp
 LLHTTP_INC ?=	/usr/share/include/llhttp
 
@@ -45,8 +45,9 @@ LLHTTP_OBJS =	$(LLHTTP_SRCS:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBIAN_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
-		libbsd-dev libmd-dev libjansson-dev node-llhttp libcmocka-dev \
-		python3-pytest curl sqlite3 systemd fail2ban logrotate valgrind
+		libbsd-dev libmd-dev libjansson-dev libssl-dev node-llhttp \
+		libcmocka-dev python3-pytest python3-cryptography curl sqlite3 \
+		systemd fail2ban logrotate valgrind
 
 .PHONY: all deps check unit e2e asan run install uninstall clean valgrind
 

@@ -28,7 +28,7 @@ CLANG ?=		clang
 FUZZ_SECONDS ?=		60
 FUZZ_ARGS ?=
 FUZZ_DEBIAN_PKGS =	clang libclang-rt-14-dev
-FUZZ_TARGETS =		fuzz_request fuzz_import
+FUZZ_TARGETS =		fuzz_request fuzz_import fuzz_bodymodel
 FUZZ_DIR =		$(BUILD)/fuzz
 FUZZ_HDRS =		tests/fuzz/fuzz.h tests/fuzz/reqcheck.h \
 			    $(wildcard common/*.h ollaguardd/*.h)
@@ -55,6 +55,13 @@ $(FUZZ_DIR)/replay/fuzz_import: tests/fuzz/fuzz_import.c \
     $(FUZZ_IMPORT_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ \
+	    $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_DIR)/replay/fuzz_bodymodel: tests/fuzz/fuzz_bodymodel.c \
+    tests/fuzz/fuzztmp.c tests/fuzz/replay.c $(FUZZ_HDRS) \
+    $(FUZZ_REQUEST_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
 	    $(filter %.c %.o %.a,$^) $(LIBS)
 
 fuzz-replay: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/replay/%)
@@ -108,6 +115,12 @@ $(FUZZ_OUT)/fuzz_import: tests/fuzz/fuzz_import.c tests/fuzz/fuzztmp.c \
     $(FUZZ_HDRS) $(FUZZ_IMPORT_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer $(LDFLAGS_ALL) \
+	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_OUT)/fuzz_bodymodel: tests/fuzz/fuzz_bodymodel.c \
+    tests/fuzz/fuzztmp.c $(FUZZ_HDRS) $(FUZZ_REQUEST_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd -fsanitize=fuzzer $(LDFLAGS_ALL) \
 	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
 endif
 
