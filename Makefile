@@ -25,12 +25,26 @@ WARN =		-Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
 		-Wno-unused-parameter
 OPT ?=		-O2 -g
 SAN ?=
+# The packages pkg-config cannot find, by name: a missing one is then
+# reported as such (see pkgcheck) rather than as a compiler error about
+# some header, and the flags come only from the packages that are there.
+pkgs-missing =	$(foreach p,$(1),$(if $(shell pkg-config --exists $(p) && \
+		    echo y),,$(p)))
+PKGS_MISSING :=	$(strip $(call pkgs-missing,$(PKGS)))
+PKGS_FOUND =	$(filter-out $(PKGS_MISSING),$(PKGS))
+CMOCKA_MISSING := $(strip $(call pkgs-missing,cmocka))
+
 CFLAGS_ALL =	-std=gnu11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -D_FORTIFY_SOURCE=2 \
 		-fstack-protector-strong -fPIE \
 		-Icommon -isystem $(LLHTTP_INC) \
-		$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+		$(if $(PKGS_FOUND),$(shell pkg-config --cflags $(PKGS_FOUND))) \
+		$(CFLAGS)
+# Each compile writes the headers it read to a .d file next to its
+# output; -MP keeps a deleted header from breaking the build.
+DEPFLAGS =	-MMD -MP
 LDFLAGS_ALL =	$(SAN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS =		$(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS =		$(if $(PKGS_FOUND),$(shell pkg-config --libs $(PKGS_FOUND)))
+CMOCKA_FLAGS =	$(if $(CMOCKA_MISSING),,$(shell pkg-config --cflags --libs cmocka))
 
 COMMON_SRCS =	$(wildcard common/*.c)
 DAEMON_SRCS =	$(wildcard ollaguardd/*.c)
@@ -49,7 +63,8 @@ DEBIAN_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
 		libcmocka-dev python3-pytest python3-cryptography curl sqlite3 \
 		systemd fail2ban logrotate valgrind
 
-.PHONY: all deps check unit e2e asan run install uninstall clean valgrind
+.PHONY: all deps check unit e2e asan run install uninstall clean valgrind \
+		pkgcheck pkgcheck-cmocka
 
 all: $(BUILD)/ollaguardd $(BUILD)/ollaguard-keyctl
 
@@ -64,9 +79,21 @@ $(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c Makefile
 	$(CC) -std=gnu11 $(OPT) $(SAN) -fPIE -w -DLLHTTP_STRICT_MODE=1 \
 	    -isystem $(LLHTTP_INC) -c -o $@ $<
 
-$(BUILD)/obj/%.o: %.c $(wildcard common/*.h ollaguardd/*.h ollaguard-keyctl/*.h)
+$(BUILD)/obj/%.o: %.c Makefile | pkgcheck
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c -o $@ $<
+
+# Fails, naming each package, when pkg-config lacks one; an order-only
+# prerequisite of every compile, so it runs first and rebuilds nothing.
+pkgcheck:
+	@for p in $(PKGS_MISSING); do \
+	    echo "package $$p missing (make deps installs it)" >&2; done; \
+	    test -z "$(PKGS_MISSING)"
+
+pkgcheck-cmocka:
+	@for p in $(CMOCKA_MISSING); do \
+	    echo "package $$p missing (make deps installs it)" >&2; done; \
+	    test -z "$(CMOCKA_MISSING)"
 
 $(BUILD)/ollaguardd: $(DAEMON_OBJS) $(LLHTTP_OBJS) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
@@ -75,18 +102,20 @@ $(BUILD)/ollaguard-keyctl: $(KEYCTL_OBJS) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 # A unit test of common/ links libcommon; a test_daemon_* test links the
-# daemon's objects too (all but its main()).
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libcommon.a
+# daemon's objects too (all but its main()).  Its .d file adds the
+# headers it read to $^, hence the filters.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libcommon.a | \
+    pkgcheck pkgcheck-cmocka
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) \
-	    $(shell pkg-config --cflags --libs cmocka)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $(LDFLAGS_ALL) -o $@ \
+	    $(filter %.c %.a,$^) $(LIBS) $(CMOCKA_FLAGS)
 
 $(BUILD)/tests/test_daemon_%: tests/unit/test_daemon_%.c \
     $(filter-out $(BUILD)/obj/ollaguardd/main.o,$(DAEMON_OBJS)) \
-    $(LLHTTP_OBJS) $(BUILD)/libcommon.a
+    $(LLHTTP_OBJS) $(BUILD)/libcommon.a | pkgcheck pkgcheck-cmocka
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ $^ $(LIBS) \
-	    $(shell pkg-config --cflags --libs cmocka)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
+	    $(filter %.c %.o %.a,$^) $(LIBS) $(CMOCKA_FLAGS)
 
 # $(call install-pkgs,PACKAGES): installs what is missing as root, or
 # prints the apt-get line and fails.
@@ -180,6 +209,9 @@ uninstall:
 
 clean:
 	rm -rf build build-asan
+
+# The headers each object and test was built from, once built.
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)
 
 # Last, so that its rules see the variables above and "all" stays the
 # default goal: libFuzzer targets (make fuzz) and their corpus replay.

@@ -17,25 +17,17 @@
 
 #include <jansson.h>
 
+#include "jsonwalk.h"
 #include "keygen.h"
-#include "keystore.h"
 #include "keyjson.h"
+#include "keyname.h"
+#include "keystore.h"
 #include "timefmt.h"
 
 #define KEYJSON_VERSION	1
 
 struct keyjson {
-	const char	*buf;		/* the caller's */
-	size_t		 len;
-	size_t		 keys;		/* just past the entries' [ */
-	size_t		 n;		/* how many entries */
-	const char	*where;		/* "keys", "api_keys" or "" */
-};
-
-/* A position in the array of entries. */
-struct walk {
-	size_t		 pos;
-	size_t		 i;		/* entries read */
+	struct jsonwalk	 jw;
 };
 
 /* One parsed entry of the file. */
@@ -52,20 +44,7 @@ struct export {
 	size_t		 errlen;
 };
 
-static int	 text_valid(const char *);
-static size_t	 skip_ws(const struct keyjson *, size_t);
-static int	 syntax_error(const struct keyjson *, size_t, const char *,
-		    char *, size_t);
-static int	 expected(const struct keyjson *, size_t, const char *,
-		    char *, size_t);
-static int	 parse_value(const struct keyjson *, size_t *, json_t **,
-		    char *, size_t);
-static int	 walk_next(const struct keyjson *, struct walk *, json_t **,
-		    char *, size_t);
-static int	 walk_array(const struct keyjson *, size_t *, const char *,
-		    size_t *, char *, size_t);
-static int	 scan_member(struct keyjson *, size_t *, char *, size_t);
-static int	 scan(struct keyjson *, char *, size_t);
+static int	 entry_check(const char *, size_t, json_t *, char *, size_t);
 static int	 entry_parse(const char *, size_t, json_t *, int,
 		    struct entry *, char *, size_t);
 static int	 parse_key(json_t *, int, struct entry *, char *, size_t);
@@ -77,277 +56,13 @@ static int	 entry_store(struct keystore *, struct entry *,
 		    struct keyjson_counts *);
 static int	 export_key(const struct keyinfo *, void *);
 
-/*
- * Strict UTF-8 (no overlong forms, surrogates or code points past
- * U+10FFFF, as jansson demands on output) without control characters,
- * which would let a name rewrite the terminal that lists it.
- */
+/* keyjson_load's check of each entry, which it parses and lets go. */
 static int
-text_valid(const char *str)
+entry_check(const char *where, size_t i, json_t *v, char *err, size_t errlen)
 {
-	const unsigned char	*s = (const unsigned char *)str;
-	uint32_t		 cp;
-	int			 i, n;
-
-	while (*s != '\0') {
-		if (*s < 0x20 || *s == 0x7f)
-			return 0;
-		if (*s < 0x80) {
-			s++;
-			continue;
-		}
-		if ((*s & 0xe0) == 0xc0) {
-			n = 1;
-			cp = *s & 0x1f;
-		} else if ((*s & 0xf0) == 0xe0) {
-			n = 2;
-			cp = *s & 0x0f;
-		} else if ((*s & 0xf8) == 0xf0) {
-			n = 3;
-			cp = *s & 0x07;
-		} else
-			return 0;
-		/* A NUL fails the continuation test, so this stays inside. */
-		for (i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i] & 0x3f);
-		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		s += n + 1;
-	}
-	return 1;
-}
-
-int
-keyjson_name_valid(const char *name)
-{
-	size_t	len, i;
-
-	len = strlen(name);
-	if (len == 0 || len >= KEYSTORE_NAME_MAX || !text_valid(name))
-		return 0;
-	/* revoke reads an all-digit argument as an id. */
-	for (i = 0; i < len; i++)
-		if (name[i] < '0' || name[i] > '9')
-			return 1;
-	return 0;
-}
-
-/* JSON's whitespace, which is not isspace()'s. */
-static size_t
-skip_ws(const struct keyjson *kj, size_t pos)
-{
-	while (pos < kj->len && (kj->buf[pos] == ' ' ||
-	    kj->buf[pos] == '\t' || kj->buf[pos] == '\n' ||
-	    kj->buf[pos] == '\r'))
-		pos++;
-	return pos;
-}
-
-/*
- * Reports a syntax error at byte off as line and column, counted the
- * way jansson counts them: lines from 1, characters from 1, the column
- * being that of the last character read.
- */
-static int
-syntax_error(const struct keyjson *kj, size_t off, const char *what,
-    char *err, size_t errlen)
-{
-	size_t	i;
-	int	line = 1, col = 0;
-
-	for (i = 0; i < off && i < kj->len; i++) {
-		if (kj->buf[i] == '\n') {
-			line++;
-			col = 0;
-		} else if ((kj->buf[i] & 0xc0) != 0x80)
-			col++;
-	}
-	snprintf(err, errlen, "line %d, column %d: %s", line, col, what);
-	return -1;
-}
-
-/* A syntax error at the character at pos, jansson-style. */
-static int
-expected(const struct keyjson *kj, size_t pos, const char *what, char *err,
-    size_t errlen)
-{
-	char	msg[96];
-
-	if (pos >= kj->len)
-		snprintf(msg, sizeof(msg), "%s near end of file", what);
-	else
-		snprintf(msg, sizeof(msg), "%s near '%c'", what, kj->buf[pos]);
-	return syntax_error(kj, pos + 1, msg, err, errlen);
-}
-
-/* Parses the one JSON value at *pos and moves *pos past it. */
-static int
-parse_value(const struct keyjson *kj, size_t *pos, json_t **v, char *err,
-    size_t errlen)
-{
-	json_error_t	jerr;
-
-	*v = json_loadb(kj->buf + *pos, kj->len - *pos,
-	    JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
-	if (*v == NULL)
-		return syntax_error(kj, *pos + jerr.position, jerr.text, err,
-		    errlen);
-	*pos += jerr.position;
-	return 0;
-}
-
-/*
- * The next entry of the array whose '[' w->pos started just past: 1 and
- * *v, 0 past the closing ']', -1 on a syntax error.
- */
-static int
-walk_next(const struct keyjson *kj, struct walk *w, json_t **v, char *err,
-    size_t errlen)
-{
-	w->pos = skip_ws(kj, w->pos);
-	if (w->pos < kj->len && kj->buf[w->pos] == ']') {
-		w->pos++;
-		return 0;
-	}
-	if (w->i > 0) {
-		if (w->pos >= kj->len || kj->buf[w->pos] != ',')
-			return expected(kj, w->pos, "',' or ']' expected",
-			    err, errlen);
-		w->pos++;
-	}
-	if (parse_value(kj, &w->pos, v, err, errlen) == -1)
-		return -1;
-	w->i++;
-	return 1;
-}
-
-/* Checks every entry of the array at *pos and moves *pos past it. */
-static int
-walk_array(const struct keyjson *kj, size_t *pos, const char *where,
-    size_t *n, char *err, size_t errlen)
-{
-	struct walk	 w;
 	struct entry	 e;
-	json_t		*v;
-	int		 rc;
 
-	w.pos = *pos + 1;
-	w.i = 0;
-	while ((rc = walk_next(kj, &w, &v, err, errlen)) == 1) {
-		rc = entry_parse(where, w.i - 1, v, 0, &e, err, errlen);
-		json_decref(v);
-		if (rc == -1)
-			return -1;
-	}
-	*pos = w.pos;
-	*n = w.i;
-	return rc;
-}
-
-/* One member of the root object; "keys" wins over "api_keys". */
-static int
-scan_member(struct keyjson *kj, size_t *pos, char *err, size_t errlen)
-{
-	json_t		*v;
-	const char	*name;
-	size_t		 n;
-
-	if (*pos >= kj->len || kj->buf[*pos] != '"')
-		return expected(kj, *pos, "string or '}' expected", err,
-		    errlen);
-	if (parse_value(kj, pos, &v, err, errlen) == -1)
-		return -1;
-	if (strcmp(json_string_value(v), "keys") == 0)
-		name = "keys";
-	else if (strcmp(json_string_value(v), "api_keys") == 0)
-		name = "api_keys";
-	else if (strcmp(json_string_value(v), "version") == 0)
-		name = "version";
-	else
-		name = NULL;
-	json_decref(v);
-	*pos = skip_ws(kj, *pos);
-	if (*pos >= kj->len || kj->buf[*pos] != ':')
-		return expected(kj, *pos, "':' expected", err, errlen);
-	*pos = skip_ws(kj, *pos + 1);
-
-	if (name != NULL && strcmp(name, "version") != 0) {
-		if (*pos >= kj->len || kj->buf[*pos] != '[') {
-			snprintf(err, errlen, "\"%s\" is not an array", name);
-			return -1;
-		}
-		if (kj->where == NULL || strcmp(kj->where, "keys") != 0 ||
-		    strcmp(name, "keys") == 0) {
-			kj->where = name;
-			kj->keys = *pos + 1;
-			return walk_array(kj, pos, name, &kj->n, err, errlen);
-		}
-		return walk_array(kj, pos, name, &n, err, errlen);
-	}
-	/* Any other member is read and let go. */
-	if (parse_value(kj, pos, &v, err, errlen) == -1)
-		return -1;
-	if (name != NULL && (!json_is_integer(v) ||
-	    json_integer_value(v) != KEYJSON_VERSION)) {
-		json_decref(v);
-		snprintf(err, errlen, "unsupported \"version\" (this reads %d)",
-		    KEYJSON_VERSION);
-		return -1;
-	}
-	json_decref(v);
-	return 0;
-}
-
-/*
- * Finds the entries (the root array, or "keys"/"api_keys" of the root
- * object) and checks the file, walking it one entry at a time: a whole
- * export as one jansson tree would take over a kilobyte per key.
- */
-static int
-scan(struct keyjson *kj, char *err, size_t errlen)
-{
-	size_t	pos;
-
-	pos = skip_ws(kj, 0);
-	if (pos < kj->len && kj->buf[pos] == '[') {
-		kj->where = "";
-		kj->keys = pos + 1;
-		if (walk_array(kj, &pos, kj->where, &kj->n, err, errlen) == -1)
-			return -1;
-	} else if (pos < kj->len && kj->buf[pos] == '{') {
-		pos = skip_ws(kj, pos + 1);
-		if (pos < kj->len && kj->buf[pos] == '}')
-			pos++;
-		else for (;;) {
-			if (scan_member(kj, &pos, err, errlen) == -1)
-				return -1;
-			pos = skip_ws(kj, pos);
-			if (pos < kj->len && kj->buf[pos] == ',') {
-				pos = skip_ws(kj, pos + 1);
-				continue;
-			}
-			if (pos < kj->len && kj->buf[pos] == '}') {
-				pos++;
-				break;
-			}
-			return expected(kj, pos, "',' or '}' expected", err,
-			    errlen);
-		}
-	} else
-		return expected(kj, pos, "'[' or '{' expected", err, errlen);
-	pos = skip_ws(kj, pos);
-	if (pos != kj->len)
-		return expected(kj, pos, "end of file expected", err, errlen);
-	if (kj->where == NULL) {
-		snprintf(err, errlen, "no \"keys\" or \"api_keys\" array");
-		return -1;
-	}
-	return 0;
+	return entry_parse(where, i, v, 0, &e, err, errlen);
 }
 
 struct keyjson *
@@ -359,9 +74,10 @@ keyjson_load(const char *buf, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
-	kj->buf = buf;
-	kj->len = len;
-	if (scan(kj, err, errlen) == -1) {
+	kj->jw.buf = buf;
+	kj->jw.len = len;
+	kj->jw.version = KEYJSON_VERSION;
+	if (jsonwalk_scan(&kj->jw, entry_check, err, errlen) == -1) {
 		free(kj);
 		return NULL;
 	}
@@ -371,7 +87,7 @@ keyjson_load(const char *buf, size_t len, char *err, size_t errlen)
 size_t
 keyjson_size(const struct keyjson *kj)
 {
-	return kj->n;
+	return kj->jw.n;
 }
 
 void
@@ -476,7 +192,7 @@ parse_object(json_t *o, int dohash, struct entry *e, char *why,
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_string(v) ||
 		    json_string_length(v) >= sizeof(e->ki.hint) ||
-		    !text_valid(json_string_value(v))) {
+		    !keyname_text_valid(json_string_value(v))) {
 			snprintf(why, whylen, "\"hint\" is not a key hint");
 			return -1;
 		}
@@ -529,7 +245,7 @@ parse_name(json_t *o, struct entry *e, char *why, size_t whylen)
 	if (json_string_length(v) == 0)
 		return 0;
 	if (json_string_length(v) >= sizeof(e->ki.name) ||
-	    !keyjson_name_valid(json_string_value(v))) {
+	    !keyname_valid(json_string_value(v))) {
 		e->badname = 1;
 		return 0;
 	}
@@ -567,10 +283,10 @@ int
 keyjson_store(struct keystore *ks, const struct keyjson *kj,
     struct keyjson_counts *counts, char *err, size_t errlen)
 {
-	struct walk	 w;
-	struct entry	 e;
-	json_t		*v;
-	int		 rc;
+	struct jsonwalk_pos	 w;
+	struct entry		 e;
+	json_t			*v;
+	int			 rc;
 
 	memset(counts, 0, sizeof(*counts));
 	if ((rc = keystore_begin(ks)) != 0) {
@@ -578,15 +294,14 @@ keyjson_store(struct keystore *ks, const struct keyjson *kj,
 		    "the database stayed locked" : keystore_errmsg(ks));
 		return -1;
 	}
-	w.pos = kj->keys;
-	w.i = 0;
-	while ((rc = walk_next(kj, &w, &v, err, errlen)) == 1) {
-		rc = entry_parse(kj->where, w.i - 1, v, 1, &e, err, errlen);
+	jsonwalk_start(&kj->jw, &w);
+	while ((rc = jsonwalk_next(&kj->jw, &w, &v, err, errlen)) == 1) {
+		rc = entry_parse(kj->jw.where, w.i - 1, v, 1, &e, err, errlen);
 		json_decref(v);
 		if (rc == -1)
 			goto fail;
 		if (entry_store(ks, &e, counts) == -1) {
-			snprintf(err, errlen, "%s[%zu]: %s", kj->where, w.i - 1,
+			snprintf(err, errlen, "%s[%zu]: %s", kj->jw.where, w.i - 1,
 			    keystore_errmsg(ks));
 			goto fail;
 		}

@@ -47,10 +47,6 @@ int		 keyjson_store(struct keystore *, const struct keyjson *,
 		    struct keyjson_counts *, char *err, size_t errlen);
 void		 keyjson_free(struct keyjson *);
 
-/* 1 if name may name a key: 1 to KEYSTORE_NAME_MAX - 1 bytes of UTF-8,
- * no control characters, and not all digits (those are ids). */
-int		 keyjson_name_valid(const char *name);
-
 /* A timestamp as an ISO 8601 JSON string, or null for 0 ("never"). */
 struct json_t;
 struct json_t	*keyjson_time(int64_t t);

@@ -1,65 +1,24 @@
 /*
  * keystore: the SQLite key database.  The file holds one table of key
- * hashes and their metadata; the schema carries its version in
- * PRAGMA user_version and is brought forward by the migrations below
- * when an older file is opened.  Every statement the programs run is
+ * hashes and their metadata; keyfile.c opens, checks and migrates it,
+ * and this file runs the queries.  Every statement the programs run is
  * prepared once at open and reused, so the lookup on each request
  * neither parses SQL nor allocates.  Errors go back to the caller in
  * err or through keystore_errmsg; nothing here logs, and no key or
  * hash ever appears in a message.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "keystore.h"
-
-/*
- * Writers queue behind each other for at most this long.  Each write
- * is one short transaction, so a writer that waits this long is stuck
- * behind something else, and the caller hears KEYSTORE_BUSY.
- */
-#define KS_BUSY_MS	10000
+#include "keyfile.h"
 
 #define KS_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
-
-/*
- * Migration n brings a database from user_version n to n + 1.  Only
- * ever append: a file in the field may be at any earlier version.
- */
-static const char *const ks_migrations[] = {
-	/* 1: the key table.  Names are unique among keys not revoked, so
-	 * a name can be given again once its key is revoked. */
-	"CREATE TABLE keys ("
-	"    id INTEGER PRIMARY KEY,"
-	"    hash BLOB UNIQUE NOT NULL CHECK (length(hash) = 32),"
-	"    hint TEXT NOT NULL,"
-	"    name TEXT,"
-	"    created_at INTEGER NOT NULL,"
-	"    expires_at INTEGER,"
-	"    revoked_at INTEGER,"
-	"    last_used_at INTEGER,"
-	"    requests INTEGER NOT NULL DEFAULT 0"
-	");"
-	"CREATE UNIQUE INDEX keys_active_name ON keys (name)"
-	"    WHERE revoked_at IS NULL AND name IS NOT NULL;",
-	/* 2: where a key came from.  Keys made before this column existed
-	 * can only have come from the admin tool. */
-	"ALTER TABLE keys ADD COLUMN origin TEXT NOT NULL DEFAULT 'keyctl'"
-	"    CHECK (origin IN ('generate', 'keyctl', 'import'));",
-};
-
-_Static_assert(KS_NITEMS(ks_migrations) == KEYSTORE_SCHEMA_VERSION,
-    "KEYSTORE_SCHEMA_VERSION must match the migrations");
 
 #define KS_COLS	"id, hash, hint, name, created_at, expires_at, revoked_at, " \
 		"last_used_at, requests, origin"
@@ -112,6 +71,7 @@ static const char *const ks_sql[ST_MAX] = {
 
 struct keystore {
 	sqlite3		*db;
+	char		 id[KEYFILE_ID_MAX];	/* the file opened */
 	sqlite3_stmt	*st[ST_MAX];
 	int		 intx;		/* inside keystore_begin */
 	/*
@@ -133,10 +93,8 @@ static const char *const ks_origins[] = {
 	[ORIGIN_IMPORT] = "import",
 };
 
-static int	ks_file(const char *, int, char *, size_t);
-static int	ks_query(sqlite3 *, const char *, int64_t *, int64_t *);
-static void	ks_openerr(sqlite3 *, int, const char *, char *, size_t);
-static int	ks_migrate(sqlite3 *, const char *, char *, size_t);
+static struct keystore	*ks_open_once(const char *, int, int *, char *,
+		    size_t);
 static int	ks_fail(struct keystore *, int);
 static void	ks_reset(sqlite3_stmt *);
 static int	ks_txbegin(struct keystore *, int *);
@@ -145,183 +103,6 @@ static void	ks_row(sqlite3_stmt *, struct keyinfo *);
 static int	ks_get(struct keystore *, sqlite3_stmt *, struct keyinfo *);
 static int	ks_exists(struct keystore *, sqlite3_stmt *);
 
-/*
- * Makes sure the file exists (unless the caller forbids creating it)
- * before SQLite sees it, so that a new database is born 0600 whatever
- * the umask, and so that errors SQLite would only call "unable to open
- * database file" get their real cause.
- */
-static int
-ks_file(const char *path, int flags, char *err, size_t errlen)
-{
-	static const char zero[16];
-	char		 dir[PATH_MAX], *slash, magic[16];
-	struct stat	 sb;
-	int		 fd, created = 0, saved;
-
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT && !(flags & KEYSTORE_NOCREATE)) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd == -1 && errno == EEXIST)
-			fd = open(path, O_RDWR | O_CLOEXEC);
-		else if (fd != -1)
-			created = 1;
-	}
-	if (fd == -1) {
-		saved = errno;
-		if (saved == ENOENT && (flags & KEYSTORE_NOCREATE)) {
-			snprintf(err, errlen, "%s: does not exist", path);
-			return -1;
-		}
-		if (saved == ENOENT) {
-			if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
-				strlcpy(dir, ".", sizeof(dir));
-			else if ((slash = strrchr(dir, '/')) == NULL)
-				strlcpy(dir, ".", sizeof(dir));
-			else if (slash == dir)
-				dir[1] = '\0';
-			else
-				*slash = '\0';
-			if (stat(dir, &sb) == -1 && errno == ENOENT) {
-				snprintf(err, errlen,
-				    "%s: folder %s does not exist", path, dir);
-				return -1;
-			}
-		}
-		snprintf(err, errlen, "%s: %s", path, strerror(saved));
-		return -1;
-	}
-	if (fstat(fd, &sb) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if (created && fchmod(fd, 0600) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	/*
-	 * A non-empty file must start as every SQLite database does, or
-	 * SQLite never sees it: opened, a foreign file next to a database's
-	 * leftover -wal can have that WAL played into it on close, losing
-	 * the keys the WAL held.  Zeros are a file another process is
-	 * creating this moment, which SQLite itself sorts out.
-	 */
-	memset(magic, 0, sizeof(magic));
-	if (sb.st_size > 0 && (pread(fd, magic, sizeof(magic), 0) == -1 ||
-	    (memcmp(magic, "SQLite format 3", sizeof(magic)) != 0 &&
-	    memcmp(magic, zero, sizeof(magic)) != 0))) {
-		snprintf(err, errlen, "%s: not an ollaguard key database "
-		    "(file is not a database)", path);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-/* A one-off query at open time; hot statements are prepared once. */
-static int
-ks_query(sqlite3 *db, const char *sql, int64_t *val, int64_t *val2)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if ((rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
-		return rc;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*val = sqlite3_column_int64(st, 0);
-		if (val2 != NULL)
-			*val2 = sqlite3_column_int64(st, 1);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = SQLITE_ERROR;
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Set when an open failed on a lock: several processes creating or
- * migrating one file at once, which a retry resolves. */
-static int	ks_open_busy;
-
-static void
-ks_openerr(sqlite3 *db, int rc, const char *path, char *err, size_t errlen)
-{
-	const char	*msg;
-
-	ks_open_busy = (rc & 0xff) == SQLITE_BUSY;
-	msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-	switch (rc & 0xff) {
-	case SQLITE_NOTADB:
-		snprintf(err, errlen, "%s: not an ollaguard key database (%s)",
-		    path, msg);
-		break;
-	case SQLITE_CORRUPT:
-		snprintf(err, errlen, "%s: damaged database (%s)", path, msg);
-		break;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		snprintf(err, errlen, "%s: locked by another process (%s)",
-		    path, msg);
-		break;
-	default:
-		snprintf(err, errlen, "%s: %s", path, msg);
-		break;
-	}
-}
-
-/*
- * Runs the migrations the file lacks in one write transaction, reading
- * the version again inside it: several processes may open a new file
- * at once, and only the first may migrate it.
- */
-static int
-ks_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
-{
-	char	 sql[64];
-	int64_t	 ver;
-	size_t	 i;
-	int	 rc;
-
-	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
-	    NULL)) != SQLITE_OK)
-		goto fail;
-	if ((rc = ks_query(db, "PRAGMA user_version", &ver, NULL)) !=
-	    SQLITE_OK)
-		goto fail;
-	if (ver > KEYSTORE_SCHEMA_VERSION) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		snprintf(err, errlen, "%s: database schema version %lld is "
-		    "newer than this program knows (%d)", path,
-		    (long long)ver, KEYSTORE_SCHEMA_VERSION);
-		return -1;
-	}
-	for (i = ver; i < KS_NITEMS(ks_migrations); i++)
-		if ((rc = sqlite3_exec(db, ks_migrations[i], NULL, NULL,
-		    NULL)) != SQLITE_OK)
-			goto fail;
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-	    KEYSTORE_SCHEMA_VERSION);
-	if (ver < KEYSTORE_SCHEMA_VERSION &&
-	    (rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK)
-		goto fail;
-	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
-		goto fail;
-	return 0;
- fail:
-	ks_openerr(db, rc, path, err, errlen);
-	if (!sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
-}
-
-static struct keystore	*ks_open_once(const char *, int, char *, size_t);
 
 /*
  * SQLite answers some lock conflicts while a file is being created or
@@ -333,102 +114,43 @@ keystore_open(const char *path, int flags, char *err, size_t errlen)
 {
 	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
 	struct keystore	*ks;
-	int		 tries;
+	int		 tries, busy;
 
 	for (tries = 0;; tries++) {
-		ks_open_busy = 0;
-		if ((ks = ks_open_once(path, flags, err, errlen)) != NULL ||
-		    !ks_open_busy || tries == 100)
+		busy = 0;
+		if ((ks = ks_open_once(path, flags, &busy, err,
+		    errlen)) != NULL || !busy || tries == 100)
 			return ks;
 		nanosleep(&ts, NULL);
 	}
 }
 
 static struct keystore *
-ks_open_once(const char *path, int flags, char *err, size_t errlen)
+ks_open_once(const char *path, int flags, int *busy, char *err,
+    size_t errlen)
 {
 	struct keystore	*ks;
-	sqlite3_stmt	*st;
-	const char	*mode;
-	int64_t		 ver, nobj;
 	int		 rc, i;
 
-	if (errlen > 0)
-		err[0] = '\0';
-	if (ks_file(path, flags, err, errlen) == -1)
-		return NULL;
 	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	rc = sqlite3_open_v2(path, &ks->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	sqlite3_busy_timeout(ks->db, KS_BUSY_MS);
-	sqlite3_db_config(ks->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-
-	/*
-	 * Read before anything writes: a file that is not a database, or
-	 * is someone else's, must be refused untouched.  One statement
-	 * reads both numbers from one snapshot, since another process may
-	 * be creating the schema at this moment.
-	 */
-	rc = ks_query(ks->db, "SELECT user_version, (SELECT count(*) FROM"
-	    " sqlite_master) FROM pragma_user_version", &ver, &nobj);
-	if (rc != SQLITE_OK)
-		goto fail;
-	if (ver > KEYSTORE_SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s: database schema version %lld is "
-		    "newer than this program knows (%d)", path,
-		    (long long)ver, KEYSTORE_SCHEMA_VERSION);
-		goto out;
+	if ((ks->db = keyfile_open(path, flags, busy, ks->id, err,
+	    errlen)) == NULL) {
+		free(ks);
+		return NULL;
 	}
-	if (ver == 0 && nobj > 0) {
-		snprintf(err, errlen, "%s: not an ollaguard key database "
-		    "(it holds other tables)", path);
-		goto out;
-	}
-
-	rc = sqlite3_prepare_v2(ks->db, "PRAGMA journal_mode = WAL", -1, &st,
-	    NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		mode = (const char *)sqlite3_column_text(st, 0);
-		if (mode == NULL || strcmp(mode, "wal") != 0) {
-			snprintf(err, errlen, "%s: cannot use WAL journal "
-			    "mode (got %s)", path, mode ? mode : "nothing");
-			sqlite3_finalize(st);
-			goto out;
-		}
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_OK)
-		goto fail;
-	rc = sqlite3_exec(ks->db, (flags & KEYSTORE_DURABLE) ?
-	    "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
-	    NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-
-	if (ver < KEYSTORE_SCHEMA_VERSION &&
-	    ks_migrate(ks->db, path, err, errlen) == -1)
-		goto out;
-
 	for (i = 0; i < ST_MAX; i++) {
 		rc = sqlite3_prepare_v3(ks->db, ks_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &ks->st[i], NULL);
-		if (rc != SQLITE_OK)
-			goto fail;
+		if (rc != SQLITE_OK) {
+			*busy = keyfile_openerr(ks->db, rc, path, err, errlen);
+			keystore_close(ks);
+			return NULL;
+		}
 	}
 	return ks;
- fail:
-	ks_openerr(ks->db, rc, path, err, errlen);
- out:
-	keystore_close(ks);
-	return NULL;
 }
 
 void
@@ -438,11 +160,9 @@ keystore_close(struct keystore *ks)
 
 	if (ks == NULL)
 		return;
-	if (ks->db != NULL && !sqlite3_get_autocommit(ks->db))
-		sqlite3_exec(ks->db, "ROLLBACK", NULL, NULL, NULL);
 	for (i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(ks->st[i]);
-	sqlite3_close_v2(ks->db);
+	keyfile_close(ks->db, ks->id);
 	free(ks);
 }
 

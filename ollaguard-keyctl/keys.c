@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "keygen.h"
-#include "keyjson.h"
+#include "keyname.h"
 #include "keystore.h"
 #include "timefmt.h"
 #include "keyctl.h"
@@ -62,7 +62,7 @@ do_add(int argc, char **argv)
 	}
 	if (optind != argc)
 		keyctl_usage_error("%s: unexpected argument", argv[optind]);
-	if (name != NULL && !keyjson_name_valid(name))
+	if (name != NULL && !keyname_valid(name))
 		keyctl_usage_error("--name: a name is 1 to %d bytes of text "
 		    "without control characters, and not all digits",
 		    KEYSTORE_NAME_MAX - 1);

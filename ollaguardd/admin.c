@@ -16,7 +16,7 @@
 #include "config.h"
 #include "dbconn.h"
 #include "keygen.h"
-#include "keyjson.h"
+#include "keyname.h"
 #include "keystore.h"
 #include "log.h"
 #include "reply.h"
@@ -121,7 +121,7 @@ parse_options(const char *body, size_t len, char *name, size_t namesize,
 			    json_string_length(v) >= namesize ||
 			    strlen(json_string_value(v)) !=
 			    json_string_length(v) ||
-			    !keyjson_name_valid(json_string_value(v))) {
+			    !keyname_valid(json_string_value(v))) {
 				json_decref(root);
 				return "\"name\" must be a string of 1 to 127 "
 				    "bytes, no control characters, not all "

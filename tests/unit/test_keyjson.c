@@ -350,26 +350,6 @@ test_name_clash(void **state)
 	check_plain(f->ks, KEY3, "");
 }
 
-static void
-test_name_valid(void **state)
-{
-	char	long_name[KEYSTORE_NAME_MAX + 1];
-
-	assert_true(keyjson_name_valid("alice"));
-	assert_true(keyjson_name_valid("ci runner 2"));
-	assert_true(keyjson_name_valid("Zoë"));
-	assert_false(keyjson_name_valid(""));
-	assert_false(keyjson_name_valid("42"));
-	assert_false(keyjson_name_valid("tab\there"));
-	assert_false(keyjson_name_valid("bad\xff"));
-	assert_false(keyjson_name_valid("\xc0\xaf"));	/* overlong "/" */
-	memset(long_name, 'a', sizeof(long_name) - 1);
-	long_name[sizeof(long_name) - 1] = '\0';
-	assert_false(keyjson_name_valid(long_name));
-	long_name[KEYSTORE_NAME_MAX - 1] = '\0';
-	assert_true(keyjson_name_valid(long_name));
-}
-
 /* Exports ks into a malloc'd string. */
 static char *
 export_str(struct keystore *ks, size_t *len)
@@ -550,7 +530,6 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_name_clash, setup,
 		    teardown),
-		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_export_empty, setup,
