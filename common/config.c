@@ -24,6 +24,7 @@
 #include "config.h"
 #include "keygen.h"
 #include "log.h"
+#include "policyclass.h"
 
 #ifndef OLLAGUARD_VERSION
 #define OLLAGUARD_VERSION	"0.1.0"
@@ -54,6 +55,7 @@ static int	check_prefix(const char *, const char **);
 static int	check_loglevel(const char *, const char **);
 static int	check_facility(const char *, const char **);
 static int	check_access_log_format(const char *, const char **);
+static int	check_allow(const char *, const char **);
 
 #define STR(n, e, f, def, arg, chk, help) \
 	{ n, e, CONF_STR, offsetof(struct config, f), \
@@ -137,6 +139,15 @@ static const struct setting settings[] = {
 	STR("access-log-format", "OLLAGUARD_ACCESS_LOG_FORMAT",
 	    access_log_format, "combined", "FORMAT", check_access_log_format,
 	    "combined or json"),
+	STR("default-allow", "OLLAGUARD_DEFAULT_ALLOW", default_allow,
+	    "infer,read", "CLASSES", check_allow, "endpoint classes a new key "
+	    "may use: read, infer, manage"),
+	NUM("signature-window", "OLLAGUARD_SIGNATURE_WINDOW",
+	    signature_window, 1, 86400, "300", "seconds a signed request's "
+	    "ts may be off the clock"),
+	NUM("max-json-body", "OLLAGUARD_MAX_JSON_BODY", max_json_body, 1024,
+	    4294967296LL, "67108864", "bytes of a JSON body read whole to "
+	    "check a model-restricted key's models (413 over it)"),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -220,6 +231,18 @@ check_access_log_format(const char *v, const char **why)
 	if (strcmp(v, "combined") == 0 || strcmp(v, "json") == 0)
 		return 0;
 	*why = "must be combined or json";
+	return -1;
+}
+
+static int
+check_allow(const char *v, const char **why)
+{
+	char err[96];
+	int mask;
+
+	if (policy_allow_parse(v, &mask, err, sizeof(err)) == 0)
+		return 0;
+	*why = "must be a list of classes: read, infer, manage";
 	return -1;
 }
 

@@ -49,6 +49,9 @@ struct config {
 	char	log_level[16];
 	char	access_log[PATH_MAX];
 	char	access_log_format[16];
+	char	default_allow[32];
+	long long signature_window;
+	long long max_json_body;
 };
 
 /* config_load results */

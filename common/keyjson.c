@@ -21,7 +21,9 @@
 #include "keygen.h"
 #include "keyjson.h"
 #include "keyname.h"
+#include "keypolicy.h"
 #include "keystore.h"
+#include "policyclass.h"
 #include "timefmt.h"
 
 #define KEYJSON_VERSION	1
@@ -106,6 +108,9 @@ entry_parse(const char *where, size_t i, json_t *v, int dohash,
 
 	memset(e, 0, sizeof(*e));
 	e->ki.origin = ORIGIN_IMPORT;
+	/* The original tool's keys, and exports from before key policy,
+	 * get the default classes. */
+	e->ki.allow = POLICY_DEFAULT_ALLOW;
 	if (json_is_string(v))
 		rc = parse_key(v, dohash, e, why, sizeof(why));
 	else if (json_is_object(v))
@@ -226,7 +231,7 @@ parse_object(json_t *o, int dohash, struct entry *e, char *why,
 		}
 		e->ki.requests = n;
 	}
-	return 0;
+	return keypolicy_from_json(o, 1, &e->ki, why, whylen);
 }
 
 /* A name that cannot be used costs the key its name, not the import. */
@@ -415,7 +420,8 @@ export_key(const struct keyinfo *ki, void *arg)
 	    json_object_set_new(o, "requests",
 	    json_integer(ki->requests)) == -1 ||
 	    json_object_set_new(o, "last_used_at",
-	    keyjson_time(ki->last_used_at)) == -1) {
+	    keyjson_time(ki->last_used_at)) == -1 ||
+	    keypolicy_to_json(o, ki) == -1) {
 		snprintf(x->err, x->errlen, "key %" PRId64 ": its name or "
 		    "hint cannot be written as JSON", ki->id);
 		goto done;

@@ -18,6 +18,7 @@
 #include "keygen.h"
 #include "keyname.h"
 #include "keystore.h"
+#include "policyclass.h"
 #include "timefmt.h"
 #include "keyctl.h"
 
@@ -84,6 +85,7 @@ do_add(int argc, char **argv)
 	ki.created_at = now;
 	ki.expires_at = secs != 0 ? now + secs : 0;
 	ki.origin = ORIGIN_KEYCTL;
+	ki.allow = POLICY_DEFAULT_ALLOW;
 
 	ks = keyctl_open(KEYSTORE_DURABLE);
 	if ((rc = keystore_add(ks, &ki, &id)) != 0) {

@@ -13,13 +13,8 @@
 #include <stddef.h>
 
 #include "bodymodel.h"
+#include "policyclass.h"
 
-#define POLICY_READ		0x1
-#define POLICY_INFER		0x2
-#define POLICY_MANAGE		0x4
-#define POLICY_ALL		(POLICY_READ | POLICY_INFER | POLICY_MANAGE)
-#define POLICY_DEFAULT_ALLOW	(POLICY_INFER | POLICY_READ)
-#define POLICY_ALLOW_MAX	sizeof("infer,read,manage")
 
 struct policy_endpoint {
 	int		 cls;		/* one POLICY_* class */
@@ -50,15 +45,5 @@ int	 policy_path_model(const char *target, size_t len, char *out,
  */
 int	 policy_models_known(const struct policy_endpoint *);
 
-/* "read", "infer" or "manage" for one class bit. */
-const char *policy_class_name(int cls);
-/*
- * Parses "infer,read" into a mask.  -1 with a message naming the bad
- * class in err; "" is the empty set.
- */
-int	 policy_allow_parse(const char *s, int *mask, char *err,
-	    size_t errlen);
-/* Writes the mask as "read,infer,manage" (in that order); "" for none. */
-void	 policy_allow_format(int mask, char *buf, size_t len);
 
 #endif
