@@ -557,20 +557,33 @@ read_key_file(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Defaults, then one file alone: no environment, flags or key file. */
 int
-config_load(struct config *cfg, int argc, char *argv[], char *err,
+config_read_file(struct config *cfg, const char *path, char *err,
     size_t errlen)
 {
-	char path[PATH_MAX];
-	const char *v;
 	size_t i;
-	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < NSETTINGS; i++)
 		if (setting_apply(cfg, &settings[i], settings[i].def,
 		    "default", err, errlen) == -1)
 			return CONFIG_ERROR;
+	if (path != NULL && config_file(cfg, path, err, errlen) == -1)
+		return CONFIG_ERROR;
+	return CONFIG_OK;
+}
+
+int
+config_load(struct config *cfg, int argc, char *argv[], char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+	const char *v;
+	int rc;
+
+	if (config_read_file(cfg, NULL, err, errlen) != CONFIG_OK)
+		return CONFIG_ERROR;
 
 	/* The file sits below the environment and flags, so find it first:
 	 * OLLAGUARD_CONFIG, then the last --config, parsed as flags are. */

@@ -63,6 +63,10 @@ struct config {
  * the master key file.  argv is not modified. */
 int	config_load(struct config *cfg, int argc, char *argv[], char *err,
 	    size_t errlen);
+/* The defaults and one config file (path NULL: none), nothing else: for
+ * ollaguard-keyctl, which needs a few of the daemon's settings. */
+int	config_read_file(struct config *cfg, const char *path, char *err,
+	    size_t errlen);
 void	config_usage(FILE *out, const char *progname);
 /* Every setting and its value, the master key shown only as set/unset. */
 void	config_print(const struct config *cfg, FILE *out);

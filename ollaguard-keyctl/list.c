@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "keyjson.h"
+#include "keypolicy.h"
 #include "keystore.h"
 #include "timefmt.h"
 #include "keyctl.h"
@@ -125,15 +126,13 @@ print_row(const struct keyinfo *ki, void *arg)
 	return ferror(stdout) ? -1 : 0;
 }
 
-static int
-print_json(const struct keyinfo *ki, void *arg)
+json_t *
+keyctl_key_json(const struct keyinfo *ki, int64_t now)
 {
-	struct list	*l = arg;
-	json_t		*o;
-	int		 rc = -1;
+	json_t	*o;
 
 	if ((o = json_object()) == NULL)
-		return -1;
+		return NULL;
 	if (json_object_set_new(o, "id", json_integer(ki->id)) == -1 ||
 	    json_object_set_new(o, "name", ki->name[0] == '\0' ?
 	    json_null() : json_string(ki->name)) == -1 ||
@@ -149,13 +148,28 @@ print_json(const struct keyinfo *ki, void *arg)
 	    json_object_set_new(o, "requests",
 	    json_integer(ki->requests)) == -1 ||
 	    json_object_set_new(o, "state",
-	    json_string(list_state(ki, l->now))) == -1 ||
+	    json_string(list_state(ki, now))) == -1 ||
 	    json_object_set_new(o, "origin",
-	    json_string(keystore_origin_name(ki->origin))) == -1) {
-		warnx("list: key %" PRId64 ": its name or hint is not UTF-8",
-		    ki->id);
+	    json_string(keystore_origin_name(ki->origin))) == -1 ||
+	    keypolicy_to_json(o, ki) == -1) {
+		warnx("%s: key %" PRId64 ": its name or hint is not UTF-8",
+		    keyctl_cmdname(), ki->id);
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int
+print_json(const struct keyinfo *ki, void *arg)
+{
+	struct list	*l = arg;
+	json_t		*o;
+	int		 rc = -1;
+
+	if ((o = keyctl_key_json(ki, l->now)) == NULL) {
 		l->failed = 1;
-		goto done;
+		return -1;
 	}
 	if (fputs(l->n++ == 0 ? "\n" : ",\n", stdout) == EOF ||
 	    json_dumpf(o, stdout, 0) == -1)

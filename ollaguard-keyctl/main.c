@@ -17,10 +17,21 @@
 #include <jansson.h>
 
 #include "keystore.h"
+#include "config.h"
 #include "log.h"
+#include "policyclass.h"
 #include "keyctl.h"
 
 #define KEYCTL_DEFAULT_DB	"./ollaguard.db"
+
+#define POLICY_HELP \
+	"  --allow classes      endpoint classes: read, infer, manage\n" \
+	"                       (default: default-allow of --config, else\n" \
+	"                       infer,read)\n" \
+	"  --models globs       model globs, comma-separated, such as\n" \
+	"                       'llama3,qwen2*' ('' for every model)\n" \
+	"  --rpm n              requests per minute (0: unlimited)\n" \
+	"  --concurrency n      requests at once (0: unlimited)\n"
 
 struct keyctl_cmd {
 	const char	*name;
@@ -37,20 +48,35 @@ static void	zfree(void *);
 
 static const struct keyctl_cmd cmds[] = {
 	{ "add", do_add,
-	  "[--name name] [--prefix prefix] [--expires duration]",
+	  "[--name name] [--prefix prefix] [--expires duration]\n"
+	  "    [--allow classes] [--models globs] [--rpm n] [--concurrency n]\n"
+	  "    [--ssh-key 'ssh-ed25519 AAAA... comment' | --ssh-key-file file]",
 	  "Creates a key and prints it alone on standard output; where it was\n"
 	  "stored goes to standard error.  Only its hash is kept: the key\n"
-	  "cannot be shown again.\n"
+	  "cannot be shown again.  With --ssh-key, stores the public key of an\n"
+	  "Ollama CLI user (OLLAMA_AUTH=1) and prints its SHA256 fingerprint.\n"
 	  "  --name name          a label, unique among active keys, not all\n"
 	  "                       digits\n"
 	  "  --prefix prefix      text before the random part (default:\n"
 	  "                       $OLLAGUARD_PREFIX, else none)\n"
 	  "  --expires duration   lifetime such as 30d, 12h, 90m or 45s\n"
-	  "                       (default: never)\n" },
+	  "                       (default: never)\n"
+	  POLICY_HELP },
+	{ "set", do_set,
+	  "id|name [--name new] [--expires duration|never] [--allow classes]\n"
+	  "    [--models globs] [--rpm n] [--concurrency n]",
+	  "Changes an active key; the daemon applies it on the next request.\n"
+	  "  --name new           a new label\n"
+	  "  --expires duration   a new lifetime from now, or never\n"
+	  POLICY_HELP },
+	{ "show", do_show, "id|name [--json]",
+	  "Shows one key's metadata and policy, never the key.\n"
+	  "  --json   one JSON object, as list --json writes them\n" },
 	{ "list", do_list, "[--json]",
 	  "Shows every key: id, name, hint, created, expires, last used,\n"
 	  "requests and state (active, revoked or expired).  Never the key.\n"
-	  "  --json   a JSON array, times in ISO 8601 UTC or null\n" },
+	  "  --json   a JSON array, times in ISO 8601 UTC or null, with each\n"
+	  "           key's allow, models, rpm, concurrency and kind\n" },
 	{ "revoke", do_revoke, "id|name|key ...",
 	  "Revokes each key given by its id (an all-digit argument), its name\n"
 	  "or the key itself.  An unknown one is reported and makes the exit\n"
@@ -69,6 +95,7 @@ static const struct keyctl_cmd cmds[] = {
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
 static const char		*dbpath;
+static const char		*confpath;
 static char			 dbreal[PATH_MAX];
 static const struct keyctl_cmd	*curcmd;
 
@@ -77,8 +104,8 @@ usage(FILE *out, int status)
 {
 	size_t	i;
 
-	fprintf(out, "usage: %s [--db path] command [argument ...]\n",
-	    getprogname());
+	fprintf(out, "usage: %s [--db path] [--config file] command "
+	    "[argument ...]\n", getprogname());
 	if (status == KEYCTL_OK) {
 		fprintf(out, "\ncommands:\n");
 		for (i = 0; i < NCMDS; i++)
@@ -169,6 +196,34 @@ keyctl_open(int flags)
 }
 
 const char *
+keyctl_cmdname(void)
+{
+	return curcmd != NULL ? curcmd->name : getprogname();
+}
+
+int
+keyctl_default_allow(void)
+{
+	struct config	*cfg;
+	char		 msg[PATH_MAX + 128];
+	int		 mask;
+
+	if (confpath == NULL)
+		return POLICY_DEFAULT_ALLOW;
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		err(KEYCTL_FAIL, "%s", keyctl_cmdname());
+	if (config_read_file(cfg, confpath, msg, sizeof(msg)) != CONFIG_OK)
+		errx(KEYCTL_USAGE, "%s: --config %s", keyctl_cmdname(), msg);
+	/* The setting was checked when the file was read. */
+	if (policy_allow_parse(cfg->default_allow, &mask, msg,
+	    sizeof(msg)) == -1)
+		mask = POLICY_DEFAULT_ALLOW;
+	config_clear(cfg);
+	free(cfg);
+	return mask;
+}
+
+const char *
 keyctl_dbname(void)
 {
 	return dbreal[0] != '\0' ? dbreal : dbpath;
@@ -213,6 +268,7 @@ main(int argc, char *argv[])
 {
 	static const struct option	 opts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -235,6 +291,9 @@ main(int argc, char *argv[])
 			if (*optarg == '\0')
 				keyctl_usage_error("--db: empty path");
 			dbpath = optarg;
+			break;
+		case 'c':
+			confpath = optarg;
 			break;
 		}
 	}
