@@ -20,10 +20,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "bodymodel.h"
 #include "client.h"
 #include "config.h"
 #include "headers.h"
@@ -83,6 +85,14 @@ struct xfer {
 	size_t		 replay_pos;
 	int		 replay_ok;
 	int		 replaying;
+
+	/* The caller's body and list filter (proxy_req), if any. */
+	const struct proxy_req *pr;
+	size_t		 body_pos;
+	int		 listing;	/* collect the answer in list */
+	char		*list;		/* malloc'd, freed by proxy_forward */
+	size_t		 list_len;
+	size_t		 list_cap;
 };
 
 struct xbufs {
@@ -228,6 +238,30 @@ send_head(struct xfer *xf)
 	return 0;
 }
 
+/* A model list the daemon filters is read whole, within its bound. */
+static size_t
+list_add(struct xfer *xf, const char *data, size_t len)
+{
+	size_t cap;
+	char *p;
+
+	if (len > xf->pr->list_max - xf->list_len)
+		return bad_upstream(xf, "the Ollama server's model list is "
+		    "too large to filter");
+	if (xf->list_len + len > xf->list_cap) {
+		cap = xf->list_cap == 0 ? 64 * 1024 : xf->list_cap;
+		while (cap < xf->list_len + len)
+			cap *= 2;
+		if ((p = realloc(xf->list, cap)) == NULL)
+			return bad_upstream(xf, "out of memory");
+		xf->list = p;
+		xf->list_cap = cap;
+	}
+	memcpy(xf->list + xf->list_len, data, len);
+	xf->list_len += len;
+	return len;
+}
+
 static size_t
 write_cb(char *data, size_t size, size_t nitems, void *arg)
 {
@@ -240,6 +274,8 @@ write_cb(char *data, size_t size, size_t nitems, void *arg)
 	xf->last_rx_ms = monotime_ms();
 	if (len == 0 || xf->is_head)
 		return len;
+	if (xf->listing)
+		return list_add(xf, data, len);
 	if (xf->head_pending) {
 		iov[n].iov_base = xb.head;
 		iov[n++].iov_len = xf->headlen;
@@ -272,6 +308,14 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 	size_t room = size * nitems, n;
 	ssize_t got;
 
+	if (xf->pr != NULL && xf->pr->body != NULL) {
+		n = xf->pr->bodylen - xf->body_pos;
+		if (n > room)
+			n = room;
+		memcpy(buf, xf->pr->body + xf->body_pos, n);
+		xf->body_pos += n;
+		return n;
+	}
 	if (xf->replaying) {
 		n = xf->replay_len - xf->replay_pos;
 		if (n > room)
@@ -308,6 +352,13 @@ seek_cb(void *arg, curl_off_t offset, int origin)
 {
 	struct xfer *xf = arg;
 
+	if (xf->pr != NULL && xf->pr->body != NULL) {
+		if (origin != SEEK_SET || offset < 0 ||
+		    (size_t)offset > xf->pr->bodylen)
+			return CURL_SEEKFUNC_CANTSEEK;
+		xf->body_pos = (size_t)offset;
+		return CURL_SEEKFUNC_OK;
+	}
 	if (origin != SEEK_SET || !xf->replay_ok || offset < 0 ||
 	    (size_t)offset > xf->replay_len)
 		return CURL_SEEKFUNC_CANTSEEK;
@@ -354,7 +405,7 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	 * status at once; the moment lets a broken first chunk still turn
 	 * into a clean 502.
 	 */
-	if (xf->head_pending && !xf->is_head &&
+	if (xf->head_pending && !xf->is_head && !xf->listing &&
 	    now - xf->head_ready_ms >= HEAD_HOLD_MS && send_head(xf) == -1) {
 		xf->fail = PF_CLIENT_GONE;
 		return 1;
@@ -384,9 +435,12 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
  * sets only what it needs.  HEAD uses NOBODY, never CUSTOMREQUEST.
  */
 static void
-set_method(struct request *r)
+set_method(struct request *r, const struct proxy_req *pr)
 {
 	curl_off_t size = r->chunked ? -1 : (curl_off_t)r->content_length;
+
+	if (pr != NULL && pr->body != NULL)
+		size = (curl_off_t)pr->bodylen;
 
 	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, NULL);
@@ -450,7 +504,7 @@ arm_once(void)
 }
 
 static void
-arm(struct client *c)
+arm(struct client *c, const struct xfer *xf)
 {
 	struct request *r = &c->req;
 
@@ -458,8 +512,8 @@ arm(struct client *c)
 	url[base_len + r->target_len] = '\0';
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
-	    headers_upstream(r, c->addr));
-	set_method(r);
+	    headers_upstream(r, c->addr, xf->listing));
+	set_method(r, xf->pr);
 }
 
 static const char *
@@ -495,12 +549,50 @@ logpath_len(const struct request *r)
 	return (int)(q != NULL ? (size_t)(q - r->target) : r->target_len);
 }
 
+/*
+ * A model list read whole: a 200 goes out filtered, with its new length;
+ * another status as it came.  Not a list: 502, nothing of it sent.
+ */
+static void
+finish_list(struct xfer *xf, struct outcome *o)
+{
+	char *out = NULL;
+	size_t outlen;
+	int rc;
+
+	o->close = xf->close_after || client_closing(xf->c) ||
+	    !xf->c->req.body_done;
+	if (xf->status != 200)
+		rc = reply_json(xf->c, xf->status, xf->list != NULL ?
+		    xf->list : "", xf->list_len, o->close);
+	else if (bodymodel_filter_list(xf->list != NULL ? xf->list : "",
+	    xf->list_len, xf->pr->allow, xf->pr->arg, &out, &outlen) == -1) {
+		log_warnx("%s %.*s: 502: the model list is not JSON",
+		    xf->c->req.method, logpath_len(&xf->c->req),
+		    xf->c->req.target);
+		reply_fail(xf->c, o, 502, "the Ollama server's model list is "
+		    "not JSON", proxy_fail_name(PF_UPSTREAM_BAD));
+		return;
+	} else {
+		rc = reply_json(xf->c, 200, out, outlen, o->close);
+		free(out);
+	}
+	o->status = xf->status;
+	o->fail = proxy_fail_name(rc == -1 ? PF_CLIENT_GONE : PF_NONE);
+	if (rc == -1)
+		o->close = 1;
+}
+
 /* A transfer that ended without an error of its own. */
 static void
 finish(struct xfer *xf, struct outcome *o)
 {
 	struct request *r = &xf->c->req;
 
+	if (xf->listing) {
+		finish_list(xf, o);
+		return;
+	}
 	if (xf->head_pending && send_head(xf) == -1)
 		xf->fail = PF_CLIENT_GONE;
 	else if (xf->chunked_out && client_send(xf->c, "0\r\n\r\n", 5) == -1)
@@ -568,7 +660,8 @@ fail(struct xfer *xf, CURLcode rc, struct outcome *o)
 }
 
 void
-proxy_forward(struct client *c, struct outcome *o)
+proxy_forward(struct client *c, const struct proxy_req *pr,
+    struct outcome *o)
 {
 	struct request *r = &c->req;
 	struct xfer *xf = &xfer;
@@ -584,19 +677,26 @@ proxy_forward(struct client *c, struct outcome *o)
 		.start_us = monotime_us(),
 		.ttfb_us = -1,
 		.replay_ok = 1,
+		.pr = pr,
+		.listing = pr != NULL && pr->allow != NULL &&
+		    r->method_id == HTTP_GET,
 	};
 	errbuf[0] = '\0';
 	o->ttfb_us = -1;
-	if (r->expect_continue && r->has_body && client_continue(c) == -1) {
+	/* A body the caller read has had its 100 Continue. */
+	if (r->expect_continue && r->has_body && (pr == NULL ||
+	    pr->body == NULL) && client_continue(c) == -1) {
 		o->fail = proxy_fail_name(PF_CLIENT_GONE);
 		o->close = 1;
 		return;
 	}
-	arm(c);
+	arm(c, xf);
 	rc = curl_easy_perform(curl);
 	o->ttfb_us = xf->ttfb_us;
 	if (rc == CURLE_OK && xf->fail == PF_NONE)
 		finish(xf, o);
 	else
 		fail(xf, rc, o);
+	free(xf->list);
+	xf->list = NULL;
 }

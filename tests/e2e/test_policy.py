@@ -191,3 +191,188 @@ def test_keyctl_add_ssh_key(tmp_path):
     line = open(f"{path}.pub").read()
     p = keyctl(db, "add", "--ssh-key", line, check=False)
     assert p.returncode == 1 and "already" in p.stderr
+
+
+# ---------------------------------------------------------------------------
+# The daemon: classes, models, lists, limits, ways to present a key
+
+
+import hashlib  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from conftest import build_request  # noqa: E402
+from stub_upstream import OAI_MODELS_BODY, PS_BODY  # noqa: E402
+
+READ = [("GET", "/"), ("HEAD", "/"), ("GET", "/api/version"),
+        ("GET", "/api/tags"), ("GET", "/api/ps"), ("GET", "/v1/models"),
+        ("GET", "/v1/models/llama3"), ("POST", "/api/show")]
+INFER = [("POST", p) for p in (
+    "/api/generate", "/api/chat", "/api/embed", "/api/embeddings",
+    "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+    "/v1/responses", "/v1/messages")]
+MANAGE = [("POST", "/api/pull"), ("POST", "/api/push"),
+          ("POST", "/api/create"), ("POST", "/api/copy"),
+          ("DELETE", "/api/delete"), ("HEAD", "/api/blobs/sha256:00"),
+          ("POST", "/api/blobs/sha256:00"), ("GET", "/api/unlisted"),
+          ("POST", "/api/new-endpoint")]
+BODY = json.dumps({"model": "llama3", "name": "llama3",
+                   "source": "llama3", "destination": "llama3b"}).encode()
+
+
+def add(daemon, *args):
+    out = daemon.keyctl("add", *args).stdout.strip()
+    return out
+
+
+def req(daemon, method, path, key, body=None, headers=()):
+    if body is None and method in ("POST", "DELETE"):
+        body = BODY
+    return daemon.request(method, path, key=key, body=body,
+                          headers=list(headers))
+
+
+def test_class_table(daemon, stub):
+    keys = {cls: add(daemon, "--name", cls, "--allow", cls)
+            for cls in ("read", "infer", "manage")}
+    for cls, eps in (("read", READ), ("infer", INFER), ("manage", MANAGE)):
+        for other, key in keys.items():
+            for method, path in eps:
+                r = req(daemon, method, path, key)
+                if other == cls:
+                    assert r.status != 403, (cls, method, path, r)
+                else:
+                    assert r.status == 403, (other, method, path, r)
+                    if method != "HEAD":
+                        assert r.json()["error"] == (
+                            f'key "{other}" may not use {cls} endpoints')
+
+
+def test_policy_refusal_logged_not_as_auth_failure(daemon):
+    from conftest import log_line
+    key = add(daemon, "--name", "ro", "--allow", "read")
+    r = req(daemon, "POST", "/api/pull", key)
+    assert r.status == 403
+    log_line(daemon, r'policy: .*name="ro".*manage')
+    assert "auth failed" not in daemon.stderr_text()
+    assert key not in daemon.stderr_text()
+
+
+def chat(model, **extra):
+    return json.dumps(dict({"model": model, "messages": []},
+                           **extra)).encode()
+
+
+def test_model_matching(daemon, stub):
+    key = add(daemon, "--name", "team", "--allow", "read,infer,manage",
+              "--models", "llama3,qwen2*,myteam/*")
+    ok = ["llama3", "llama3:latest", "LLAMA3", "library/llama3",
+          "registry.ollama.ai/library/llama3:latest", "qwen2:7b",
+          "qwen2.5:14b", "myteam/tool:1"]
+    bad = ["llama3:8b", "mistral", "evil.example:5000/x/llama3",
+           "other/llama3", "llama3.evil.example/x/y"]
+    for m in ok:
+        r = req(daemon, "POST", "/api/chat", key, chat(m))
+        assert r.status == 200, (m, r)
+    for m in bad:
+        r = req(daemon, "POST", "/api/chat", key, chat(m))
+        assert r.status == 403, (m, r)
+        assert r.json()["error"] == f'key "team" may not use model "{m}"'
+    # Go reads a field in any case, and the last of two: both refused.
+    r = req(daemon, "POST", "/api/chat", key,
+            b'{"model":"llama3","Model":"mistral"}')
+    assert r.status == 400, r
+    r = req(daemon, "POST", "/api/chat", key, b'{"MODEL":"mistral"}')
+    assert r.status == 403, r
+    # copy: both sides must be allowed.
+    r = req(daemon, "POST", "/api/copy", key,
+            b'{"source":"llama3","destination":"mistral"}')
+    assert r.status == 403 and "mistral" in r.json()["error"]
+    r = req(daemon, "POST", "/api/copy", key,
+            b'{"source":"llama3","destination":"qwen2:x"}')
+    assert r.status == 200, r
+    # No model at all, and an endpoint that names none: fail closed.
+    r = req(daemon, "POST", "/api/chat", key, b'{"messages":[]}')
+    assert r.status == 403, r
+    r = req(daemon, "POST", "/api/chat", key, b"")
+    assert r.status == 403, r
+    r = req(daemon, "GET", "/api/unlisted", key)
+    assert r.status == 403, r
+    r = req(daemon, "POST", "/api/chat", key, b"not json")
+    assert r.status == 400, r
+    # The path's model.
+    assert req(daemon, "GET", "/v1/models/llama3", key).status == 200
+    assert req(daemon, "GET", "/v1/models/mistral", key).status == 403
+
+
+def test_allowed_bodies_reach_upstream_byte_identical(daemon, stub):
+    key = add(daemon, "--name", "t", "--models", "llama3")
+    bodies = [chat("llama3"),
+              b'  {"model" : "llama3",\n "x": "\\u00e9"}  ',
+              chat("llama3", images=["A" * 300000])]
+    for b in bodies:
+        n = len(stub.requests_to("/api/chat"))
+        r = req(daemon, "POST", "/api/chat", key, b)
+        assert r.status == 200, r
+        got = stub.requests_to("/api/chat")[n]
+        assert got.body_sha256 == hashlib.sha256(b).hexdigest()
+        assert got.body_len == len(b)
+    # Chunked from the client, byte-identical upstream too.
+    b = chat("llama3")
+    with daemon.connect() as c:
+        n = len(stub.requests_to("/api/chat"))
+        r = c.request("POST", "/api/chat", daemon.auth(key), b,
+                      chunked=True)
+        assert r.status == 200, r
+    assert stub.requests_to("/api/chat")[n].body_sha256 == \
+        hashlib.sha256(b).hexdigest()
+
+
+def test_over_max_json_body_is_413_and_not_forwarded(daemon_factory, stub):
+    d = daemon_factory(extra_args=["--max-json-body", "2048"])
+    key = add(d, "--name", "t", "--models", "llama3")
+    big = chat("llama3", pad="x" * 4096)
+    r = req(d, "POST", "/api/chat", key, big)
+    assert r.status == 413, r
+    assert stub.requests_to("/api/chat") == []
+    # A key without a model list still streams anything.
+    free = add(d, "--name", "free")
+    assert req(d, "POST", "/api/chat", free, big).status == 200
+
+
+def test_filtered_lists(daemon, stub):
+    key = add(daemon, "--name", "t", "--models", "llama3")
+    r = req(daemon, "GET", "/api/ps", key)
+    assert r.status == 200, r
+    assert [m["name"] for m in r.json()["models"]] == ["llama3:latest"]
+    assert int(r.header("Content-Length")) == len(r.body)
+    r = req(daemon, "GET", "/v1/models", key)
+    assert [m["id"] for m in r.json()["data"]] == ["llama3:latest"]
+    r = req(daemon, "GET", "/api/tags", key)
+    assert r.json()["models"] == []
+    got = stub.requests_to("/api/ps")[-1]
+    assert got.header("Accept-Encoding") == "identity"
+    # Without a model list: the upstream's bytes as they are.
+    free = add(daemon, "--name", "free")
+    assert req(daemon, "GET", "/api/ps", free).body == PS_BODY
+    assert req(daemon, "GET", "/v1/models", free).body == OAI_MODELS_BODY
+
+
+def test_keyctl_set_applies_on_next_request(daemon):
+    key = add(daemon, "--name", "k")
+    assert req(daemon, "POST", "/api/pull", key).status == 403
+    daemon.keyctl("set", "k", "--allow", "read,infer,manage")
+    assert req(daemon, "POST", "/api/pull", key).status == 200
+    daemon.keyctl("set", "k", "--models", "qwen2")
+    assert req(daemon, "POST", "/api/chat", key,
+               chat("llama3")).status == 403
+    daemon.keyctl("set", "k", "--models", "")
+    assert req(daemon, "POST", "/api/chat", key,
+               chat("llama3")).status == 200
+
+
+def test_default_allow_setting(daemon_factory):
+    d = daemon_factory(extra_args=["--default-allow", "infer,read,manage"])
+    obj = d.generate({"name": "g"}).json()
+    assert obj["allow"] == ["read", "infer", "manage"]
+    assert req(d, "POST", "/api/pull", obj["key"]).status == 200
