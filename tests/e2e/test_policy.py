@@ -376,3 +376,183 @@ def test_default_allow_setting(daemon_factory):
     obj = d.generate({"name": "g"}).json()
     assert obj["allow"] == ["read", "infer", "manage"]
     assert req(d, "POST", "/api/pull", obj["key"]).status == 200
+
+
+def test_rpm_shared_by_workers(daemon):
+    key = add(daemon, "--name", "r", "--rpm", "60")
+    results = []
+    lock = threading.Lock()
+
+    def burst(n):
+        for _ in range(n):
+            r = req(daemon, "GET", "/api/version", key)
+            with lock:
+                results.append(r.status)
+
+    start = time.monotonic()
+    ts = [threading.Thread(target=burst, args=(30,)) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert results.count(200) == 60, results
+    # The bucket refills one request a second: what came back while the
+    # burst ran may pass, then the next is refused.
+    extra = 0
+    while (r := req(daemon, "GET", "/api/version", key)).status == 200:
+        extra += 1
+        assert extra <= time.monotonic() - start + 1
+    assert r.status == 429, r
+    assert int(r.header("Retry-After")) >= 1
+    assert "rate limit" in r.json()["error"] and '"r"' in r.json()["error"]
+
+
+def open_stream(daemon, key, prefix):
+    c = daemon.connect()
+    c.send_request("GET", f"/{prefix}/stream/ndjson?gate={prefix}",
+                   daemon.auth(key))
+    r = c.read_head()
+    assert r.status == 200, r
+    return c
+
+
+def worker_serving(daemon, what):
+    from conftest import children
+    for pid in children(daemon.proc.pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if what.encode() in f.read():
+                    return pid
+        except OSError:
+            pass
+    return None
+
+
+def test_concurrency_slot_comes_back(daemon, stub):
+    import os
+    import signal
+    from stub_upstream import wait_until
+    key = add(daemon, "--name", "c", "--allow", "read,infer,manage",
+              "--concurrency", "2")
+    a = open_stream(daemon, key, "a")
+    b = open_stream(daemon, key, "b")
+    r = req(daemon, "GET", "/api/version", key)
+    assert r.status == 429, r
+    assert r.header("Retry-After") is not None
+    assert "concurrency" in r.json()["error"]
+
+    def free():
+        return req(daemon, "GET", "/api/version", key).status == 200
+
+    # A stream that ends gives its slot back.
+    stub.release("a")
+    assert wait_until(free, 5)
+    a.close()
+    c = open_stream(daemon, key, "c")
+    assert req(daemon, "GET", "/api/version", key).status == 429
+    # A client that hangs up.
+    c.abort()
+    assert wait_until(free, 5)
+    d = open_stream(daemon, key, "d")
+    assert req(daemon, "GET", "/api/version", key).status == 429
+    # A worker SIGKILLed mid-stream.
+    pid = worker_serving(daemon, "/d/stream/ndjson")
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(free, 5)
+    d.close()
+    stub.release("b")
+    stub.release("c")
+    stub.release("d")
+    b.close()
+
+
+def test_x_api_key_and_basic(daemon, stub):
+    import base64
+    key = add(daemon, "--name", "x")
+    r = daemon.request("GET", "/api/tags", key=None,
+                       headers=[("x-api-key", key)])
+    assert r.status == 200, r
+    got = stub.requests_to("/api/tags")[-1]
+    assert "x-api-key" not in got.header_names()
+    assert "authorization" not in got.header_names()
+    basic = base64.b64encode(f"anyone:{key}".encode()).decode()
+    r = daemon.request("GET", "/api/tags", key=None,
+                       headers=[("Authorization", f"Basic {basic}")])
+    assert r.status == 200, r
+    # The same key twice is fine; two different keys are not.
+    r = daemon.request("GET", "/api/tags", key=key,
+                       headers=[("x-api-key", key)])
+    assert r.status == 200, r
+    other = add(daemon, "--name", "y")
+    r = daemon.request("GET", "/api/tags", key=key,
+                       headers=[("x-api-key", other)])
+    assert r.status == 400, r
+    r = daemon.request("GET", "/api/tags", key=None,
+                       headers=[("x-api-key", "wrong")])
+    assert r.status == 401, r
+    # The master key works in every form.
+    r = daemon.request("GET", "/api/tags", key=None,
+                       headers=[("x-api-key", daemon.master_key)])
+    assert r.status == 200, r
+
+
+def test_signed_requests(daemon, stub, tmp_path):
+    import ollama_sign
+    k = ollama_sign.new_key()
+    daemon.keyctl("add", "--name", "cli", "--ssh-key",
+                  ollama_sign.pubkey_line(k))
+
+    def signed(method, path, key=k, ts=None, target_path=None, body=None):
+        target, authz = ollama_sign.sign(key, method, path, ts)
+        if target_path is not None:
+            target = target_path + target[len(path):]
+        return daemon.request(method, target, key=None, body=body,
+                              headers=[("Authorization", authz)])
+
+    assert signed("GET", "/api/tags").status == 200
+    assert signed("POST", "/api/chat", body=chat("llama3")).status == 200
+    got = stub.requests_to("/api/chat")[-1]
+    assert "authorization" not in got.header_names()
+    # Another key, an old ts, a tampered path, a replay outside the window.
+    assert signed("GET", "/api/tags", key=ollama_sign.new_key()).status \
+        == 401
+    assert signed("GET", "/api/tags", ts=int(time.time()) - 301).status \
+        == 401
+    assert signed("GET", "/api/tags", ts=int(time.time()) + 301).status \
+        == 401
+    assert signed("GET", "/api/tags",
+                  target_path="/api/ps").status == 401
+    old = int(time.time()) - 400
+    target, authz = ollama_sign.sign(k, "GET", "/api/tags", old)
+    r = daemon.request("GET", target, key=None,
+                       headers=[("Authorization", authz)])
+    assert r.status == 401
+    # The policy applies to ssh keys as to any other.
+    assert signed("POST", "/api/pull", body=b'{"model":"x"}').status == 403
+
+
+def test_signed_request_with_ssh_keygen_key(daemon, tmp_path):
+    import ollama_sign
+    from cryptography.hazmat.primitives.serialization import (
+        load_ssh_private_key)
+    path = ssh_keygen(tmp_path)
+    daemon.keyctl("add", "--name", "cli", "--ssh-key-file", f"{path}.pub")
+    k = load_ssh_private_key(open(path, "rb").read(), None)
+    target, authz = ollama_sign.sign(k, "GET", "/api/tags")
+    r = daemon.request("GET", target, key=None,
+                       headers=[("Authorization", authz)])
+    assert r.status == 200, r
+    assert ollama_sign.pubkey_b64(k) in open(f"{path}.pub").read()
+
+
+def test_signature_window_setting(daemon_factory):
+    import ollama_sign
+    d = daemon_factory(extra_args=["--signature-window", "10"])
+    k = ollama_sign.new_key()
+    d.keyctl("add", "--ssh-key", ollama_sign.pubkey_line(k))
+    target, authz = ollama_sign.sign(k, "GET", "/api/tags",
+                                     int(time.time()) - 60)
+    r = d.request("GET", target, key=None,
+                  headers=[("Authorization", authz)])
+    assert r.status == 401
