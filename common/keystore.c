@@ -365,24 +365,12 @@ enum keystate
 keystore_lookup(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
     int64_t now, int64_t *id)
 {
-	return keystore_lookup_name(ks, hash, now, id, NULL, 0, NULL);
-}
-
-enum keystate
-keystore_lookup_name(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
-    int64_t now, int64_t *id, char *name, size_t namesize,
-    int64_t *expires_at)
-{
 	struct keyinfo	 ki;
 	enum keystate	 state;
 
 	state = keystore_lookup_info(ks, hash, now, &ki);
 	if (id != NULL)
 		*id = ki.id;
-	if (name != NULL && namesize > 0)
-		strlcpy(name, ki.name, namesize);
-	if (expires_at != NULL)
-		*expires_at = ki.expires_at;
 	return state;
 }
 

@@ -90,12 +90,6 @@ int		 keystore_add(struct keystore *, const struct keyinfo *,
 enum keystate	 keystore_lookup(struct keystore *,
 		    const uint8_t hash[KEYGEN_HASHLEN], int64_t now,
 		    int64_t *id);
-/* The same, and the key's name ("" when none) into name and its expiry
- * (0: never) into *expires_at, each unless NULL. */
-enum keystate	 keystore_lookup_name(struct keystore *,
-		    const uint8_t hash[KEYGEN_HASHLEN], int64_t now,
-		    int64_t *id, char *name, size_t namesize,
-		    int64_t *expires_at);
 /* The same with everything the store knows of the key in *ki. */
 enum keystate	 keystore_lookup_info(struct keystore *,
 		    const uint8_t hash[KEYGEN_HASHLEN], int64_t now,

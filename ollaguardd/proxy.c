@@ -25,11 +25,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include "bodymodel.h"
 #include "client.h"
 #include "config.h"
 #include "headers.h"
 #include "log.h"
+#include "modellist.h"
 #include "monotime.h"
 #include "proxy.h"
 #include "reply.h"
@@ -90,9 +90,7 @@ struct xfer {
 	const struct proxy_req *pr;
 	size_t		 body_pos;
 	int		 listing;	/* collect the answer in list */
-	char		*list;		/* malloc'd, freed by proxy_forward */
-	size_t		 list_len;
-	size_t		 list_cap;
+	struct modellist list;		/* freed by proxy_forward */
 };
 
 struct xbufs {
@@ -238,44 +236,25 @@ send_head(struct xfer *xf)
 	return 0;
 }
 
-/* A model list the daemon filters is read whole, within its bound. */
-static size_t
-list_add(struct xfer *xf, const char *data, size_t len)
-{
-	size_t cap;
-	char *p;
-
-	if (len > xf->pr->list_max - xf->list_len)
-		return bad_upstream(xf, "the Ollama server's model list is "
-		    "too large to filter");
-	if (xf->list_len + len > xf->list_cap) {
-		cap = xf->list_cap == 0 ? 64 * 1024 : xf->list_cap;
-		while (cap < xf->list_len + len)
-			cap *= 2;
-		if ((p = realloc(xf->list, cap)) == NULL)
-			return bad_upstream(xf, "out of memory");
-		xf->list = p;
-		xf->list_cap = cap;
-	}
-	memcpy(xf->list + xf->list_len, data, len);
-	xf->list_len += len;
-	return len;
-}
-
 static size_t
 write_cb(char *data, size_t size, size_t nitems, void *arg)
 {
 	struct xfer *xf = arg;
 	struct iovec iov[4];
 	char chunk[24];
+	const char *why;
 	size_t len = size * nitems;
 	int n = 0;
 
 	xf->last_rx_ms = monotime_ms();
 	if (len == 0 || xf->is_head)
 		return len;
-	if (xf->listing)
-		return list_add(xf, data, len);
+	if (xf->listing) {
+		if (modellist_add(&xf->list, xf->pr->list_max, data, len,
+		    &why) == -1)
+			return bad_upstream(xf, why);
+		return len;
+	}
 	if (xf->head_pending) {
 		iov[n].iov_base = xb.head;
 		iov[n++].iov_len = xf->headlen;
@@ -556,26 +535,19 @@ logpath_len(const struct request *r)
 static void
 finish_list(struct xfer *xf, struct outcome *o)
 {
-	char *out = NULL;
-	size_t outlen;
+	struct request *r = &xf->c->req;
 	int rc;
 
 	o->close = xf->close_after || client_closing(xf->c) ||
-	    !xf->c->req.body_done;
-	if (xf->status != 200)
-		rc = reply_json(xf->c, xf->status, xf->list != NULL ?
-		    xf->list : "", xf->list_len, o->close);
-	else if (bodymodel_filter_list(xf->list != NULL ? xf->list : "",
-	    xf->list_len, xf->pr->allow, xf->pr->arg, &out, &outlen) == -1) {
+	    !r->body_done;
+	rc = modellist_reply(xf->c, xf->status, &xf->list, xf->pr->allow,
+	    xf->pr->arg, o->close);
+	if (rc == -2) {
 		log_warnx("%s %.*s: 502: the model list is not JSON",
-		    xf->c->req.method, logpath_len(&xf->c->req),
-		    xf->c->req.target);
+		    r->method, logpath_len(r), r->target);
 		reply_fail(xf->c, o, 502, "the Ollama server's model list is "
 		    "not JSON", proxy_fail_name(PF_UPSTREAM_BAD));
 		return;
-	} else {
-		rc = reply_json(xf->c, 200, out, outlen, o->close);
-		free(out);
 	}
 	o->status = xf->status;
 	o->fail = proxy_fail_name(rc == -1 ? PF_CLIENT_GONE : PF_NONE);
@@ -697,6 +669,5 @@ proxy_forward(struct client *c, const struct proxy_req *pr,
 		finish(xf, o);
 	else
 		fail(xf, rc, o);
-	free(xf->list);
-	xf->list = NULL;
+	modellist_free(&xf->list);
 }
