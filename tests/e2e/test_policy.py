@@ -436,6 +436,10 @@ def test_concurrency_slot_comes_back(daemon, stub):
               "--concurrency", "2")
     a = open_stream(daemon, key, "a")
     b = open_stream(daemon, key, "b")
+    # The third of three parallel streams is refused, before upstream.
+    r = req(daemon, "GET", "/e/stream/ndjson?gate=e", key)
+    assert r.status == 429, r
+    assert stub.requests_to("/e/stream/ndjson") == []
     r = req(daemon, "GET", "/api/version", key)
     assert r.status == 429, r
     assert r.header("Retry-After") is not None
