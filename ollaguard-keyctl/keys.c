@@ -21,6 +21,7 @@
 #include "timefmt.h"
 #include "keyctl.h"
 
+static void	add_store(struct keyinfo *, char *, size_t, const char *);
 static int	revoke_one(struct keystore *, const char *, int, int64_t);
 
 int
@@ -36,12 +37,10 @@ do_add(int argc, char **argv)
 	};
 	static struct keyctl_policy	 p;
 	struct keyinfo			 ki;
-	struct keystore			*ks;
 	char				 key[KEYGEN_KEY_MAX];
-	char				 when[TIMEFMT_ISO_LEN];
 	const char			*name = NULL, *prefix, *errstr;
-	int64_t				 secs = 0, now, id;
-	int				 ch, rc, saved;
+	int64_t				 secs = 0, now;
+	int				 ch;
 
 	if ((prefix = getenv("OLLAGUARD_PREFIX")) == NULL)
 		prefix = "";
@@ -93,9 +92,25 @@ do_add(int argc, char **argv)
 	ki.allow = keyctl_default_allow();
 	keyctl_policy_apply(&p, &ki);
 
+	add_store(&ki, key, sizeof(key), name);
+	return KEYCTL_OK;
+}
+
+/*
+ * Stores ki and prints key (a secret, or an ssh key's fingerprint);
+ * exits on failure, after wiping the key.
+ */
+static void
+add_store(struct keyinfo *ki, char *key, size_t keysize, const char *name)
+{
+	struct keystore	*ks;
+	char		 when[TIMEFMT_ISO_LEN];
+	int64_t		 id;
+	int		 rc, saved;
+
 	ks = keyctl_open(KEYSTORE_DURABLE);
-	if ((rc = keystore_add(ks, &ki, &id)) != 0) {
-		explicit_bzero(key, sizeof(key));
+	if ((rc = keystore_add(ks, ki, &id)) != 0) {
+		explicit_bzero(key, keysize);
 		if (rc == KEYSTORE_NAMETAKEN)
 			errx(KEYCTL_FAIL, "add: name %s: an active key already "
 			    "has it", name);
@@ -103,7 +118,7 @@ do_add(int argc, char **argv)
 			errx(KEYCTL_FAIL, "add: %s: stayed locked by another "
 			    "writer; try again", keyctl_dbname());
 		errx(KEYCTL_FAIL, "add: %s: %s", keyctl_dbname(),
-		    rc == KEYSTORE_EXISTS ? (ki.kind == KIND_SSH ? "that ssh "
+		    rc == KEYSTORE_EXISTS ? (ki->kind == KIND_SSH ? "that ssh "
 		    "key is already stored" : "the new key collided with a "
 		    "stored one") : keystore_errmsg(ks));
 	}
@@ -115,24 +130,23 @@ do_add(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (printf("%s\n", key) < 0 || fflush(stdout) == EOF) {
 		saved = errno;
-		explicit_bzero(key, sizeof(key));
+		explicit_bzero(key, keysize);
 		rc = keystore_revoke(ks, id, time(NULL));
 		errno = saved;
 		err(KEYCTL_FAIL, "add: writing the key failed, key %" PRId64
-		    " (%s) %s", id, ki.hint, rc == 0 ? "revoked" :
+		    " (%s) %s", id, ki->hint, rc == 0 ? "revoked" :
 		    "COULD NOT BE REVOKED");
 	}
-	explicit_bzero(key, sizeof(key));
+	explicit_bzero(key, keysize);
 
-	if (ki.expires_at != 0) {
-		timefmt_iso(ki.expires_at, when, sizeof(when));
+	if (ki->expires_at != 0) {
+		timefmt_iso(ki->expires_at, when, sizeof(when));
 		warnx("key %" PRId64 " (%s) stored in %s, expires %s", id,
-		    ki.hint, keyctl_dbname(), when);
+		    ki->hint, keyctl_dbname(), when);
 	} else
-		warnx("key %" PRId64 " (%s) stored in %s", id, ki.hint,
+		warnx("key %" PRId64 " (%s) stored in %s", id, ki->hint,
 		    keyctl_dbname());
 	keystore_close(ks);
-	return KEYCTL_OK;
 }
 
 int
