@@ -30,6 +30,7 @@
 
 struct keyjson {
 	struct jsonwalk	 jw;
+	int		 allow;		/* classes of keys without "allow" */
 };
 
 /* One parsed entry of the file. */
@@ -79,11 +80,18 @@ keyjson_load(const char *buf, size_t len, char *err, size_t errlen)
 	kj->jw.buf = buf;
 	kj->jw.len = len;
 	kj->jw.version = KEYJSON_VERSION;
+	kj->allow = POLICY_DEFAULT_ALLOW;
 	if (jsonwalk_scan(&kj->jw, entry_check, err, errlen) == -1) {
 		free(kj);
 		return NULL;
 	}
 	return kj;
+}
+
+void
+keyjson_set_allow(struct keyjson *kj, int allow)
+{
+	kj->allow = allow;
 }
 
 size_t
@@ -302,6 +310,8 @@ keyjson_store(struct keystore *ks, const struct keyjson *kj,
 	jsonwalk_start(&kj->jw, &w);
 	while ((rc = jsonwalk_next(&kj->jw, &w, &v, err, errlen)) == 1) {
 		rc = entry_parse(kj->jw.where, w.i - 1, v, 1, &e, err, errlen);
+		if (rc == 0 && json_object_get(v, "allow") == NULL)
+			e.ki.allow = kj->allow;
 		json_decref(v);
 		if (rc == -1)
 			goto fail;

@@ -111,6 +111,7 @@ do_import(int argc, char **argv)
 	if ((kj = keyjson_load(buf, len, msg, sizeof(msg))) == NULL)
 		errx(KEYCTL_FAIL, "import: %s: %s; nothing imported", what,
 		    msg);
+	keyjson_set_allow(kj, keyctl_default_allow());
 
 	ks = keyctl_open(KEYSTORE_DURABLE);
 	if (keyjson_store(ks, kj, &c, msg, sizeof(msg)) == -1)

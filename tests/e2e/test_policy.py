@@ -560,3 +560,15 @@ def test_signature_window_setting(daemon_factory):
     r = d.request("GET", target, key=None,
                   headers=[("Authorization", authz)])
     assert r.status == 401
+
+
+def test_import_takes_default_allow_from_config(tmp_path):
+    db = tmp_path / "k.db"
+    conf = tmp_path / "ollaguard.conf"
+    conf.write_text("default-allow = read\n")
+    f = tmp_path / "storage.json"
+    f.write_text(json.dumps(["sk-original-key-0123456789"]))
+    p = subprocess_keyctl(db, "--config", str(conf), "import", str(f))
+    assert p.returncode == 0, p.stderr
+    (k,) = export(db)
+    assert k["allow"] == ["read"]
