@@ -26,6 +26,7 @@
 #include "config.h"
 #include "keygen.h"
 #include "log.h"
+#include "policyclass.h"
 
 #ifndef OLLAGUARD_VERSION
 #define OLLAGUARD_VERSION	"0.1.0"
@@ -57,6 +58,7 @@ static int	check_prefix(const char *, const char **);
 static int	check_loglevel(const char *, const char **);
 static int	check_facility(const char *, const char **);
 static int	check_access_log_format(const char *, const char **);
+static int	check_allow(const char *, const char **);
 
 #define STR(n, e, f, def, arg, chk, help) \
 	{ n, e, CONF_STR, offsetof(struct config, f), \
@@ -141,6 +143,15 @@ static const struct setting settings[] = {
 	STR("access-log-format", "OLLAGUARD_ACCESS_LOG_FORMAT",
 	    access_log_format, "combined", "FORMAT", check_access_log_format,
 	    "combined or json"),
+	STR("default-allow", "OLLAGUARD_DEFAULT_ALLOW", default_allow,
+	    "infer,read", "CLASSES", check_allow, "endpoint classes a new key "
+	    "may use: read, infer, manage"),
+	NUM("signature-window", "OLLAGUARD_SIGNATURE_WINDOW",
+	    signature_window, 1, 86400, "300", "seconds a signed request's "
+	    "ts may be off the clock"),
+	NUM("max-json-body", "OLLAGUARD_MAX_JSON_BODY", max_json_body, 1024,
+	    4294967296LL, "67108864", "bytes of a JSON body read whole to "
+	    "check a model-restricted key's models (413 over it)"),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -254,6 +265,18 @@ check_access_log_format(const char *v, const char **why)
 	if (strcmp(v, "combined") == 0 || strcmp(v, "json") == 0)
 		return 0;
 	*why = "must be combined or json";
+	return -1;
+}
+
+static int
+check_allow(const char *v, const char **why)
+{
+	char err[96];
+	int mask;
+
+	if (policy_allow_parse(v, &mask, err, sizeof(err)) == 0)
+		return 0;
+	*why = "must be a list of classes: read, infer, manage";
 	return -1;
 }
 
@@ -594,20 +617,33 @@ read_key_file(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Defaults, then one file alone: no environment, flags or key file. */
 int
-config_load(struct config *cfg, int argc, char *argv[], char *err,
+config_read_file(struct config *cfg, const char *path, char *err,
     size_t errlen)
 {
-	char path[PATH_MAX];
-	const char *v;
 	size_t i;
-	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < NSETTINGS; i++)
 		if (setting_apply(cfg, &settings[i], settings[i].def,
 		    "default", err, errlen) == -1)
 			return CONFIG_ERROR;
+	if (path != NULL && config_file(cfg, path, err, errlen) == -1)
+		return CONFIG_ERROR;
+	return CONFIG_OK;
+}
+
+int
+config_load(struct config *cfg, int argc, char *argv[], char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+	const char *v;
+	int rc;
+
+	if (config_read_file(cfg, NULL, err, errlen) != CONFIG_OK)
+		return CONFIG_ERROR;
 
 	/* The file sits below the environment and flags, so find it first:
 	 * OLLAGUARD_CONFIG, then the last --config, parsed as flags are. */

@@ -49,6 +49,9 @@ struct config {
 	char	log_level[16];
 	char	access_log[PATH_MAX];
 	char	access_log_format[16];
+	char	default_allow[32];
+	long long signature_window;
+	long long max_json_body;
 };
 
 /* config_load results */
@@ -59,6 +62,10 @@ struct config {
 /* Fills cfg from defaults, the file, the environment and argv, then reads
  * the master key file.  argv is not modified. */
 int	config_load(struct config *cfg, int argc, char *argv[], char *err,
+	    size_t errlen);
+/* The defaults and one config file (path NULL: none), nothing else: for
+ * ollaguard-keyctl, which needs a few of the daemon's settings. */
+int	config_read_file(struct config *cfg, const char *path, char *err,
 	    size_t errlen);
 void	config_usage(FILE *out, const char *progname);
 /* Every setting and its value, the master key shown only as set/unset. */

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "keylimit.h"
 #include "log.h"
 #include "master.h"
 #include "peerlimit.h"
@@ -209,6 +210,9 @@ reap(void)
 			if (time(NULL) - wk[i].started < QUICK_DEATH_SECS)
 				quick++;
 		}
+		/* Before the slot is free: a concurrency slot the dead
+		 * worker held goes back to its key. */
+		keylimit_release_dead(i);
 		sb_clear(i);
 		wk[i].pid = 0;
 	}
@@ -533,6 +537,8 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 	pfd.events = POLLIN;
 	if (peerlimit_init() == -1)
 		fatal("shared table of client addresses");
+	if (keylimit_init(nslots) == -1)
+		fatal("shared table of key limits");
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);

@@ -47,6 +47,13 @@ GATE_MAX = 15.0  # a gated route goes on by itself after this
 
 TAGS_BODY = (b'{"models":[{"name":"llama3:8b","model":"llama3:8b",'
              b'"size":4661224676,"digest":"365c0bd3c000"}]}')
+# Model lists with several models, for the filtered lists of key policy.
+PS_BODY = (b'{"models":[{"name":"llama3:latest","model":"llama3:latest"},'
+           b'{"name":"qwen2:7b","model":"qwen2:7b"},'
+           b'{"name":"team/private:1","model":"team/private:1"}]}')
+OAI_MODELS_BODY = (b'{"object":"list","data":[{"id":"llama3:latest",'
+                   b'"object":"model"},{"id":"qwen2:7b","object":"model"},'
+                   b'{"id":"mistral:latest","object":"model"}]}')
 NDJSON_LINES = [
     b'{"model":"llama3","response":"Hel","done":false}\n',
     b'{"model":"llama3","response":"lo","done":false}\n',
@@ -644,6 +651,16 @@ route("/echo")(_echo)
 @route("/api/tags")
 def _tags(ex):
     ex.respond(200, TAGS_BODY, content_type="application/json; charset=utf-8")
+
+
+@route("/api/ps")
+def _ps(ex):
+    ex.respond(200, PS_BODY, content_type="application/json")
+
+
+@route("/v1/models")
+def _oai_models(ex):
+    ex.respond(200, OAI_MODELS_BODY, content_type="application/json")
 
 
 @route("/status")
