@@ -32,7 +32,8 @@
 enum config_type {
 	CONF_STR,
 	CONF_NUM,
-	CONF_BOOL	/* a flag without a value; yes/no elsewhere */
+	CONF_BOOL,	/* a flag without a value; yes/no elsewhere */
+	CONF_LIST	/* target-url: may be given several times */
 };
 
 struct setting {
@@ -49,7 +50,7 @@ struct setting {
 };
 
 static int	check_host(const char *, const char **);
-static int	check_url(const char *, const char **);
+static int	check_upstream(const char *, const char **);
 static int	check_prefix(const char *, const char **);
 static int	check_loglevel(const char *, const char **);
 static int	check_facility(const char *, const char **);
@@ -70,8 +71,11 @@ static const struct setting settings[] = {
 	    "IPv4 or IPv6 address to listen on"),
 	NUM("port", "OLLAGUARD_PORT", port, 1, 65535, "4000",
 	    "TCP port to listen on"),
-	STR("target-url", "TARGET_URL", target_url, "http://127.0.0.1:11434",
-	    "URL", check_url, "the Ollama server, optionally with a path prefix"),
+	{ "target-url", "TARGET_URL", CONF_LIST,
+	  offsetof(struct config, target_urls), CONFIG_URL_MAX, 0, 0,
+	  "http://127.0.0.1:11434", "URL", check_upstream, "an Ollama "
+	  "server, optionally with a path prefix; several: repeat the "
+	  "option" },
 	STR("master-key", "MASTER_KEY", master_key, "", "KEY", NULL,
 	    "key that passes everywhere and may call /key/generate"),
 	STR("master-key-file", "MASTER_KEY_FILE", master_key_file, "", "FILE",
@@ -137,6 +141,17 @@ static const struct setting settings[] = {
 	STR("access-log-format", "OLLAGUARD_ACCESS_LOG_FORMAT",
 	    access_log_format, "combined", "FORMAT", check_access_log_format,
 	    "combined or json"),
+	NUM("health-interval", "OLLAGUARD_HEALTH_INTERVAL", health_interval,
+	    1, 3600, "5", "seconds between polls of each upstream (several "
+	    "target-urls)"),
+	NUM("queue-timeout", "OLLAGUARD_QUEUE_TIMEOUT", queue_timeout, 0,
+	    3600, "30", "seconds a request waits when every upstream is at "
+	    "max-conns"),
+	NUM("retries", "OLLAGUARD_RETRIES", retries, 0, 15, "2",
+	    "other upstreams tried when one fails before answering"),
+	{ "expose-upstream", "OLLAGUARD_EXPOSE_UPSTREAM", CONF_BOOL,
+	  offsetof(struct config, expose_upstream), sizeof(int), 0, 1, "yes",
+	  "", NULL, "name the upstream in responses to the master key" },
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -163,8 +178,8 @@ check_host(const char *v, const char **why)
 	return -1;
 }
 
-static int
-check_url(const char *v, const char **why)
+int
+config_check_url(const char *v, const char **why)
 {
 	const char *host;
 
@@ -185,6 +200,17 @@ check_url(const char *v, const char **why)
 		return -1;
 	}
 	return 0;
+}
+
+/* A target-url value: its URL, then options that upstreams.c reads. */
+static int
+check_upstream(const char *v, const char **why)
+{
+	char url[CONFIG_URL_MAX];
+
+	strlcpy(url, v, sizeof(url));
+	url[strcspn(url, " \t")] = '\0';
+	return config_check_url(url, why);
 }
 
 static int
@@ -240,6 +266,30 @@ parse_bool(const char *v)
 	return -1;
 }
 
+/*
+ * Each source (default, file, environment, flags) bumps layer.  The
+ * target-url values of one source add up; those of a higher source
+ * replace the lower's, as a single value would.
+ */
+static int	layer;
+
+static int
+list_add(struct config *cfg, const struct setting *s, const char *v,
+    const char *where, char *err, size_t errlen)
+{
+	if (cfg->target_urls_layer != layer) {
+		cfg->target_urls_layer = layer;
+		cfg->ntarget_urls = 0;
+	}
+	if (cfg->ntarget_urls == CONFIG_UPSTREAMS_MAX) {
+		snprintf(err, errlen, "%s: %s: more than %d values", where,
+		    s->name, CONFIG_UPSTREAMS_MAX);
+		return -1;
+	}
+	strlcpy(cfg->target_urls[cfg->ntarget_urls++], v, CONFIG_URL_MAX);
+	return 0;
+}
+
 /* Sets one value; on error writes "<where>: <name>: <why>" to err. */
 static int
 setting_apply(struct config *cfg, const struct setting *s, const char *v,
@@ -282,6 +332,8 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 		    why);
 		return -1;
 	}
+	if (s->type == CONF_LIST)
+		return list_add(cfg, s, v, where, err, errlen);
 	strlcpy(dst, v, s->size);
 	return 0;
 }
@@ -474,6 +526,37 @@ config_flags(struct config *cfg, int argc, char *argv[], int apply,
 	return CONFIG_OK;
 }
 
+/* TARGET_URL=a,b: a comma-separated list, blanks around items ignored. */
+static int
+env_list(struct config *cfg, const struct setting *s, const char *v,
+    const char *where, char *err, size_t errlen)
+{
+	char item[CONFIG_URL_MAX];
+	size_t len, start, end;
+
+	for (;;) {
+		len = strcspn(v, ",");
+		for (start = 0; start < len && isspace((unsigned char)v[start]);
+		    start++)
+			;
+		for (end = len; end > start &&
+		    isspace((unsigned char)v[end - 1]); end--)
+			;
+		if (end - start >= sizeof(item)) {
+			snprintf(err, errlen, "%s: %s: value too long (at most "
+			    "%zu bytes)", where, s->name, sizeof(item) - 1);
+			return -1;
+		}
+		memcpy(item, v + start, end - start);
+		item[end - start] = '\0';
+		if (setting_apply(cfg, s, item, where, err, errlen) == -1)
+			return -1;
+		if (v[len] == '\0')
+			return 0;
+		v += len + 1;
+	}
+}
+
 static int
 config_env(struct config *cfg, char *err, size_t errlen)
 {
@@ -486,8 +569,12 @@ config_env(struct config *cfg, char *err, size_t errlen)
 			continue;
 		snprintf(where, sizeof(where), "environment %s",
 		    settings[i].env);
-		if (setting_apply(cfg, &settings[i], v, where, err, errlen) ==
-		    -1)
+		if (settings[i].type == CONF_LIST) {
+			if (env_list(cfg, &settings[i], v, where, err,
+			    errlen) == -1)
+				return -1;
+		} else if (setting_apply(cfg, &settings[i], v, where, err,
+		    errlen) == -1)
 			return -1;
 	}
 	return 0;
@@ -544,6 +631,7 @@ config_load(struct config *cfg, int argc, char *argv[], char *err,
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
+	layer = 1;
 	for (i = 0; i < NSETTINGS; i++)
 		if (setting_apply(cfg, &settings[i], settings[i].def,
 		    "default", err, errlen) == -1)
@@ -557,14 +645,19 @@ config_load(struct config *cfg, int argc, char *argv[], char *err,
 	if ((rc = config_flags(cfg, argc, argv, 0, path, sizeof(path), err,
 	    errlen)) != CONFIG_OK)
 		return rc;
+	layer++;
 	if (path[0] != '\0' && config_file(cfg, path, err, errlen) == -1)
 		return CONFIG_ERROR;
+	layer++;
 	if (config_env(cfg, err, errlen) == -1)
 		return CONFIG_ERROR;
+	layer++;
 	if (config_flags(cfg, argc, argv, 1, NULL, 0, err, errlen) !=
 	    CONFIG_OK)
 		return CONFIG_ERROR;
 	strlcpy(cfg->config_file, path, sizeof(cfg->config_file));
+	strlcpy(cfg->target_url, cfg->target_urls[0], sizeof(cfg->target_url));
+	cfg->target_url[strcspn(cfg->target_url, " \t")] = '\0';
 
 	if (cfg->master_key[0] != '\0' && cfg->master_key_file[0] != '\0') {
 		snprintf(err, errlen, "master-key and master-key-file are both "
@@ -606,7 +699,7 @@ config_print(const struct config *cfg, FILE *out)
 	const char *p;
 	long long n;
 	size_t i;
-	int b;
+	int b, j;
 
 	for (i = 0; i < NSETTINGS; i++) {
 		s = &settings[i];
@@ -617,6 +710,10 @@ config_print(const struct config *cfg, FILE *out)
 		} else if (s->type == CONF_BOOL) {
 			memcpy(&b, p, sizeof(b));
 			fprintf(out, "%s = %s\n", s->name, b ? "yes" : "no");
+		} else if (s->type == CONF_LIST) {
+			for (j = 0; j < cfg->ntarget_urls; j++)
+				fprintf(out, "%s = \"%s\"\n", s->name,
+				    cfg->target_urls[j]);
 		} else if (strcmp(s->name, "master-key") == 0)
 			fprintf(out, "%s = %s\n", s->name,
 			    *p != '\0' ? "(set)" : "(none)");

@@ -33,6 +33,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "master.h"
+#include "upstreams.h"
 
 extern char	**environ;
 
@@ -186,6 +187,7 @@ check_config(struct config *cfg)
 {
 	struct keystore *ks;
 	char err[PATH_MAX + 512], dir[PATH_MAX];
+	struct upstreams ups;
 	CURLU *u;
 	int rc = 0;
 
@@ -196,6 +198,10 @@ check_config(struct config *cfg)
 		rc = 1;
 	}
 	curl_url_cleanup(u);
+	if (upstreams_parse(cfg, &ups, err, sizeof(err)) == -1) {
+		fprintf(stderr, "ollaguardd: %s\n", err);
+		rc = 1;
+	}
 	if (cfg->min_spare > cfg->max_spare) {
 		fprintf(stderr, "ollaguardd: min-spare (%lld) is above "
 		    "max-spare (%lld)\n", cfg->min_spare, cfg->max_spare);
@@ -218,6 +224,7 @@ check_config(struct config *cfg)
 		keystore_close(ks);
 	}
 	config_print(cfg, stdout);
+	upstreams_print(&ups, stdout);
 	printf(rc == 0 ? "# configuration OK\n" : "# configuration FAILED\n");
 	return rc;
 }
@@ -285,6 +292,7 @@ copy_argv(int argc, char *argv[])
 int
 main(int argc, char *argv[])
 {
+	struct upstreams ups;
 	struct config *cfg;
 	sigset_t early;
 	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
@@ -331,6 +339,8 @@ main(int argc, char *argv[])
 		free_argv(args);
 		return rc;
 	}
+	if (upstreams_parse(cfg, &ups, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (cfg->min_spare > cfg->max_spare)
 		fatalx("min-spare (%lld) is above max-spare (%lld)",
 		    cfg->min_spare, cfg->max_spare);

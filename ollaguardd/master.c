@@ -33,6 +33,7 @@
 #include "master.h"
 #include "peerlimit.h"
 #include "scoreboard.h"
+#include "upstreams.h"
 #include "worker.h"
 
 #define QUICK_DEATH_SECS	2
@@ -365,6 +366,7 @@ keep_fixed(struct config *n, const struct config *o)
 static void
 reload(int argc, char **argv, const char *cwd)
 {
+	static struct upstreams ups;
 	struct config *n;
 	char err[PATH_MAX + 512];
 	int i, old = 0;
@@ -374,7 +376,8 @@ reload(int argc, char **argv, const char *cwd)
 		return;
 	}
 	if (config_load(n, argc, argv, err, sizeof(err)) != CONFIG_OK ||
-	    config_absolute(n, cwd, err, sizeof(err)) == -1) {
+	    config_absolute(n, cwd, err, sizeof(err)) == -1 ||
+	    upstreams_parse(n, &ups, err, sizeof(err)) == -1) {
 		log_warnx("reload failed, keeping the old settings: %s", err);
 		config_clear(n);
 		free(n);
