@@ -21,7 +21,8 @@
 
 #include "health.h"
 
-#define NO_BOX	(-1)
+#define NO_BOX		(-1)
+#define SPIN_MAX	10000
 
 static struct health_box	*boxes;
 static int32_t			*slot_box;	/* per worker slot, or NO_BOX */
@@ -145,7 +146,10 @@ health_store(int i, int up, int64_t poll_ms, const uint64_t *present,
 {
 	struct health_box *b = &boxes[i];
 
-	__atomic_store_n(&b->seq, b->seq + 1, __ATOMIC_RELAXED);
+	/* (seq + 1) | 1 rather than seq + 1: a poller killed in the
+	 * middle of a write left seq odd, and its successor must not
+	 * leave it odd at rest. */
+	__atomic_store_n(&b->seq, (b->seq + 1) | 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	b->state = up ? HEALTH_UP : HEALTH_DOWN;
 	if (up) {
@@ -203,11 +207,17 @@ health_read(const struct health_box *b, uint64_t model,
 {
 	uint32_t s1, s2;
 	int64_t down;
-	int n;
+	int n, spin;
 
 	do {
-		while ((s1 = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE)) & 1)
-			;
+		/* A write takes a microsecond; an odd seq that stays is a
+		 * poller that died writing, and the fields, read with their
+		 * bounds checked, are as good as any until the next poller
+		 * writes again. */
+		for (spin = 0; spin < SPIN_MAX; spin++)
+			if (((s1 = __atomic_load_n(&b->seq,
+			    __ATOMIC_ACQUIRE)) & 1) == 0)
+				break;
 		down = __atomic_load_n(&b->passive_down_ms, __ATOMIC_RELAXED);
 		v->usable = b->state != HEALTH_DOWN &&
 		    (down == 0 || down < b->poll_ms);
@@ -223,7 +233,7 @@ health_read(const struct health_box *b, uint64_t model,
 		}
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		s2 = __atomic_load_n(&b->seq, __ATOMIC_RELAXED);
-	} while (s1 != s2);
+	} while (s1 != s2 && spin < SPIN_MAX);
 	n = __atomic_load_n(&b->inflight, __ATOMIC_RELAXED);
 	v->inflight = n < 0 ? 0 : n;
 }

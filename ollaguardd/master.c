@@ -31,7 +31,9 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "health.h"
 #include "peerlimit.h"
+#include "poller.h"
 #include "scoreboard.h"
 #include "upstreams.h"
 #include "worker.h"
@@ -166,8 +168,10 @@ reap(void)
 		for (i = 0; i < nslots; i++)
 			if (wk[i].pid == pid)
 				break;
-		if (i == nslots)
+		if (i == nslots) {
+			poller_reaped(pid);
 			continue;
+		}
 		s = sb_slot(i);
 		if (WIFSIGNALED(status))
 			log_warnx("worker %ld killed by signal %d (SIG%s) while "
@@ -189,6 +193,7 @@ reap(void)
 				quick++;
 		}
 		sb_clear(i);
+		health_slot_gone(i);
 		wk[i].pid = 0;
 	}
 	if (quick > 0) {
@@ -392,6 +397,7 @@ reload(int argc, char **argv, const char *cwd)
 	free(cur);
 	cur = n;
 	generation++;
+	poller_start(cur);
 	/* New workers first, so no connection waits for the old to go. */
 	for (i = 0; i < nslots; i++)
 		if (wk[i].pid != 0 && !wk[i].retiring) {
@@ -431,6 +437,8 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 		fatal("scoreboard for %d workers", nslots);
 	if (peerlimit_init() == -1)
 		fatal("shared table of client addresses");
+	if (health_init(nslots) == -1 || poller_start(cfg) == -1)
+		fatal("health table of the upstreams");
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -465,6 +473,7 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 					kill(wk[i].pid, SIGUSR1);
 		}
 		n = reap();
+		poller_tick();
 		if (n > 0 && time(NULL) >= backoff_until)
 			spawn_n(n);
 		/* A signal (a worker's exit, say) wakes the loop early; the
@@ -474,6 +483,7 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 			maintain();
 		}
 	}
+	poller_stop();
 	if (got_quit)
 		stop_now();
 	else
