@@ -35,7 +35,8 @@
 enum config_type {
 	CONF_STR,
 	CONF_NUM,
-	CONF_BOOL	/* a flag without a value; yes/no elsewhere */
+	CONF_BOOL,	/* a flag without a value; yes/no elsewhere */
+	CONF_LIST	/* target-url: may be given several times */
 };
 
 struct setting {
@@ -52,8 +53,8 @@ struct setting {
 };
 
 static int	check_host(const char *, const char **);
-static int	check_url(const char *, const char **);
 static int	check_url_parts(const char *, const char **);
+static int	check_upstream(const char *, const char **);
 static int	check_prefix(const char *, const char **);
 static int	check_loglevel(const char *, const char **);
 static int	check_facility(const char *, const char **);
@@ -75,9 +76,11 @@ static const struct setting settings[] = {
 	    "IPv4 or IPv6 address to listen on"),
 	NUM("port", "OLLAGUARD_PORT", port, 1, 65535, "4000",
 	    "TCP port to listen on"),
-	STR("target-url", "TARGET_URL", target_url, "http://127.0.0.1:11434",
-	    "URL", check_url, "the Ollama server, optionally with a path "
-	    "prefix (user:password@ in it goes upstream as Basic auth)"),
+	{ "target-url", "TARGET_URL", CONF_LIST,
+	  offsetof(struct config, target_urls), CONFIG_URL_MAX, 0, 0,
+	  "http://127.0.0.1:11434", "URL", check_upstream, "an Ollama "
+	  "server, optionally with a path prefix (user:password@ in it goes "
+	  "upstream as Basic auth); several: repeat the option" },
 	STR("master-key", "MASTER_KEY", master_key, "", "KEY", NULL,
 	    "key that passes everywhere and may call /key/generate"),
 	STR("master-key-file", "MASTER_KEY_FILE", master_key_file, "", "FILE",
@@ -152,6 +155,17 @@ static const struct setting settings[] = {
 	NUM("max-json-body", "OLLAGUARD_MAX_JSON_BODY", max_json_body, 1024,
 	    4294967296LL, "67108864", "bytes of a JSON body read whole to "
 	    "check a model-restricted key's models (413 over it)"),
+	NUM("health-interval", "OLLAGUARD_HEALTH_INTERVAL", health_interval,
+	    1, 3600, "5", "seconds between polls of each upstream (several "
+	    "target-urls)"),
+	NUM("queue-timeout", "OLLAGUARD_QUEUE_TIMEOUT", queue_timeout, 0,
+	    3600, "30", "seconds a request waits when every upstream is at "
+	    "max-conns"),
+	NUM("retries", "OLLAGUARD_RETRIES", retries, 0, 15, "2",
+	    "other upstreams tried when one fails before answering"),
+	{ "expose-upstream", "OLLAGUARD_EXPOSE_UPSTREAM", CONF_BOOL,
+	  offsetof(struct config, expose_upstream), sizeof(int), 0, 1, "yes",
+	  "", NULL, "name the upstream in responses to the master key" },
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -178,8 +192,8 @@ check_host(const char *v, const char **why)
 	return -1;
 }
 
-static int
-check_url(const char *v, const char **why)
+int
+config_check_url(const char *v, const char **why)
 {
 	const char *host;
 
@@ -230,6 +244,17 @@ check_url_parts(const char *v, const char **why)
 	curl_free(port);
 	curl_url_cleanup(u);
 	return bad ? -1 : 0;
+}
+
+/* A target-url value: its URL, then options that upstreams.c reads. */
+static int
+check_upstream(const char *v, const char **why)
+{
+	char url[CONFIG_URL_MAX];
+
+	strlcpy(url, v, sizeof(url));
+	url[strcspn(url, " \t")] = '\0';
+	return config_check_url(url, why);
 }
 
 static int
@@ -310,6 +335,30 @@ never_empty(const struct setting *s)
 	    strcmp(s->name, "master-key-file") == 0;
 }
 
+/*
+ * Each source (default, file, environment, flags) bumps layer.  The
+ * target-url values of one source add up; those of a higher source
+ * replace the lower's, as a single value would.
+ */
+static int	layer;
+
+static int
+list_add(struct config *cfg, const struct setting *s, const char *v,
+    const char *where, char *err, size_t errlen)
+{
+	if (cfg->target_urls_layer != layer) {
+		cfg->target_urls_layer = layer;
+		cfg->ntarget_urls = 0;
+	}
+	if (cfg->ntarget_urls == CONFIG_UPSTREAMS_MAX) {
+		snprintf(err, errlen, "%s: %s: more than %d values", where,
+		    s->name, CONFIG_UPSTREAMS_MAX);
+		return -1;
+	}
+	strlcpy(cfg->target_urls[cfg->ntarget_urls++], v, CONFIG_URL_MAX);
+	return 0;
+}
+
 /* Sets one value; on error writes "<where>: <name>: <why>" to err. */
 static int
 setting_apply(struct config *cfg, const struct setting *s, const char *v,
@@ -356,7 +405,7 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 		char shown[CONFIG_URL_MAX];
 
 		/* A URL may carry a password: never echo it. */
-		if (s->check == check_url)
+		if (s->check == check_upstream)
 			config_redact_url(v, shown, sizeof(shown));
 		else
 			strlcpy(shown, v, sizeof(shown));
@@ -364,6 +413,8 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 		    shown, why);
 		return -1;
 	}
+	if (s->type == CONF_LIST)
+		return list_add(cfg, s, v, where, err, errlen);
 	strlcpy(dst, v, s->size);
 	return 0;
 }
@@ -556,6 +607,37 @@ config_flags(struct config *cfg, int argc, char *argv[], int apply,
 	return CONFIG_OK;
 }
 
+/* TARGET_URL=a,b: a comma-separated list, blanks around items ignored. */
+static int
+env_list(struct config *cfg, const struct setting *s, const char *v,
+    const char *where, char *err, size_t errlen)
+{
+	char item[CONFIG_URL_MAX];
+	size_t len, start, end;
+
+	for (;;) {
+		len = strcspn(v, ",");
+		for (start = 0; start < len && isspace((unsigned char)v[start]);
+		    start++)
+			;
+		for (end = len; end > start &&
+		    isspace((unsigned char)v[end - 1]); end--)
+			;
+		if (end - start >= sizeof(item)) {
+			snprintf(err, errlen, "%s: %s: value too long (at most "
+			    "%zu bytes)", where, s->name, sizeof(item) - 1);
+			return -1;
+		}
+		memcpy(item, v + start, end - start);
+		item[end - start] = '\0';
+		if (setting_apply(cfg, s, item, where, err, errlen) == -1)
+			return -1;
+		if (v[len] == '\0')
+			return 0;
+		v += len + 1;
+	}
+}
+
 static int
 config_env(struct config *cfg, char *err, size_t errlen)
 {
@@ -569,8 +651,12 @@ config_env(struct config *cfg, char *err, size_t errlen)
 			continue;
 		snprintf(where, sizeof(where), "environment %s",
 		    settings[i].env);
-		if (setting_apply(cfg, &settings[i], v, where, err, errlen) ==
-		    -1)
+		if (settings[i].type == CONF_LIST) {
+			if (env_list(cfg, &settings[i], v, where, err,
+			    errlen) == -1)
+				return -1;
+		} else if (setting_apply(cfg, &settings[i], v, where, err,
+		    errlen) == -1)
 			return -1;
 	}
 	return 0;
@@ -625,6 +711,7 @@ config_read_file(struct config *cfg, const char *path, char *err,
 	size_t i;
 
 	memset(cfg, 0, sizeof(*cfg));
+	layer = 1;
 	for (i = 0; i < NSETTINGS; i++)
 		if (setting_apply(cfg, &settings[i], settings[i].def,
 		    "default", err, errlen) == -1)
@@ -653,14 +740,19 @@ config_load(struct config *cfg, int argc, char *argv[], char *err,
 	if ((rc = config_flags(cfg, argc, argv, 0, path, sizeof(path), err,
 	    errlen)) != CONFIG_OK)
 		return rc;
+	layer++;
 	if (path[0] != '\0' && config_file(cfg, path, err, errlen) == -1)
 		return CONFIG_ERROR;
+	layer++;
 	if (config_env(cfg, err, errlen) == -1)
 		return CONFIG_ERROR;
+	layer++;
 	if (config_flags(cfg, argc, argv, 1, NULL, 0, err, errlen) !=
 	    CONFIG_OK)
 		return CONFIG_ERROR;
 	strlcpy(cfg->config_file, path, sizeof(cfg->config_file));
+	strlcpy(cfg->target_url, cfg->target_urls[0], sizeof(cfg->target_url));
+	cfg->target_url[strcspn(cfg->target_url, " \t")] = '\0';
 
 	if (cfg->min_spare > cfg->max_spare) {
 		snprintf(err, errlen, "min-spare (%lld) is above max-spare "
@@ -707,7 +799,8 @@ config_print(const struct config *cfg, FILE *out)
 	const char *p;
 	long long n;
 	size_t i;
-	int b;
+	char shown[CONFIG_URL_MAX];
+	int b, j;
 
 	for (i = 0; i < NSETTINGS; i++) {
 		s = &settings[i];
@@ -718,15 +811,17 @@ config_print(const struct config *cfg, FILE *out)
 		} else if (s->type == CONF_BOOL) {
 			memcpy(&b, p, sizeof(b));
 			fprintf(out, "%s = %s\n", s->name, b ? "yes" : "no");
+		} else if (s->type == CONF_LIST) {
+			/* A URL may carry a password: never print it. */
+			for (j = 0; j < cfg->ntarget_urls; j++) {
+				config_redact_url(cfg->target_urls[j], shown,
+				    sizeof(shown));
+				fprintf(out, "%s = \"%s\"\n", s->name, shown);
+			}
 		} else if (strcmp(s->name, "master-key") == 0)
 			fprintf(out, "%s = %s\n", s->name,
 			    *p != '\0' ? "(set)" : "(none)");
-		else if (s->check == check_url) {
-			char shown[CONFIG_URL_MAX];
-
-			config_redact_url(p, shown, sizeof(shown));
-			fprintf(out, "%s = \"%s\"\n", s->name, shown);
-		} else
+		else
 			fprintf(out, "%s = \"%s\"\n", s->name, p);
 	}
 }
@@ -806,7 +901,7 @@ config_redact_url(const char *url, char *out, size_t outlen)
 	if ((auth = strstr(url, "://")) == NULL)
 		return;
 	auth += 3;
-	end = auth + strcspn(auth, "/");
+	end = auth + strcspn(auth, "/ \t");
 	for (p = auth; p < end; p++)
 		if (*p == '@')
 			at = p;

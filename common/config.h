@@ -15,11 +15,17 @@
 #define CONFIG_URL_MAX		2048
 #define CONFIG_SECRET_MAX	1024
 #define CONFIG_PREFIX_MAX	33	/* KEYGEN_PREFIX_MAX + NUL */
+#define CONFIG_UPSTREAMS_MAX	16	/* target-url values */
 
 struct config {
 	char	host[CONFIG_HOST_MAX];
 	long long port;
-	char	target_url[CONFIG_URL_MAX];
+	char	target_url[CONFIG_URL_MAX];	/* the first value's URL */
+	/* Every target-url value as given, "URL [option=value ...]";
+	 * ollaguardd/upstreams.c reads the options. */
+	char	target_urls[CONFIG_UPSTREAMS_MAX][CONFIG_URL_MAX];
+	int	ntarget_urls;
+	int	target_urls_layer;	/* the source that set them */
 	char	master_key[CONFIG_SECRET_MAX];
 	char	master_key_file[PATH_MAX];
 	char	prefix[CONFIG_PREFIX_MAX];
@@ -52,6 +58,10 @@ struct config {
 	char	default_allow[32];
 	long long signature_window;
 	long long max_json_body;
+	long long health_interval;
+	long long queue_timeout;
+	long long retries;
+	int	expose_upstream;
 };
 
 /* config_load results */
@@ -85,6 +95,8 @@ void	config_redact_url(const char *url, char *out, size_t outlen);
  * has none), read and checked as the daemon reads it. */
 int	config_file_db(const char *path, char *db, size_t dblen, char *err,
 	    size_t errlen);
+/* Checks the URL that starts a target-url value. */
+int	config_check_url(const char *v, const char **why);
 /* Wipes the secrets held in cfg. */
 void	config_clear(struct config *cfg);
 

@@ -34,6 +34,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "master.h"
+#include "upstreams.h"
 
 extern char	**environ;
 
@@ -234,9 +235,14 @@ check_config(struct config *cfg)
 {
 	struct keystore *ks;
 	char err[PATH_MAX + 512], dir[PATH_MAX];
+	struct upstreams ups;
 	long long active = 0;
 	int rc = 0;
 
+	if (upstreams_parse(cfg, &ups, err, sizeof(err)) == -1) {
+		fprintf(stderr, "ollaguardd: %s\n", err);
+		rc = 1;
+	}
 	strlcpy(dir, cfg->db, sizeof(dir));
 	if (access(dirname(dir), W_OK | X_OK) == -1) {
 		fprintf(stderr, "ollaguardd: db %s: folder: %s\n", cfg->db,
@@ -254,6 +260,7 @@ check_config(struct config *cfg)
 		keystore_close(ks);
 	}
 	config_print(cfg, stdout);
+	upstreams_print(&ups, stdout);
 	if (rc != 0)
 		printf("# configuration FAILED\n");
 	else if (cfg->master_key[0] == '\0' && active <= 0) {
@@ -366,6 +373,7 @@ log_started(const struct config *cfg, int64_t active)
 int
 main(int argc, char *argv[])
 {
+	struct upstreams ups;
 	struct config *cfg;
 	sigset_t early;
 	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
@@ -411,6 +419,8 @@ main(int argc, char *argv[])
 		free_argv(args);
 		return rc;
 	}
+	if (upstreams_parse(cfg, &ups, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (cfg->syslog)
 		log_syslog(log_facility_parse(cfg->syslog_facility));
 

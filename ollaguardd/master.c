@@ -44,8 +44,11 @@
 #include "keylimit.h"
 #include "log.h"
 #include "master.h"
+#include "health.h"
 #include "peerlimit.h"
+#include "poller.h"
 #include "scoreboard.h"
+#include "upstreams.h"
 #include "worker.h"
 
 #define QUICK_DEATH_SECS	2
@@ -188,8 +191,10 @@ reap(void)
 		for (i = 0; i < nslots; i++)
 			if (wk[i].pid == pid)
 				break;
-		if (i == nslots)
+		if (i == nslots) {
+			poller_reaped(pid);
 			continue;
+		}
 		s = sb_slot(i);
 		if (WIFSIGNALED(status))
 			log_warnx("worker %ld killed by signal %d (SIG%s) while "
@@ -214,6 +219,7 @@ reap(void)
 		 * worker held goes back to its key. */
 		keylimit_release_dead(i);
 		sb_clear(i);
+		health_slot_gone(i);
 		wk[i].pid = 0;
 	}
 	if (quick > 0) {
@@ -469,6 +475,7 @@ keep_fixed(struct config *n, const struct config *o)
 static void
 reload(int argc, char **argv, const char *cwd)
 {
+	static struct upstreams ups;
 	struct config *n;
 	char err[PATH_MAX + 512];
 	int i, old = 0;
@@ -478,7 +485,8 @@ reload(int argc, char **argv, const char *cwd)
 		return;
 	}
 	if (config_load(n, argc, argv, err, sizeof(err)) != CONFIG_OK ||
-	    config_absolute(n, cwd, err, sizeof(err)) == -1) {
+	    config_absolute(n, cwd, err, sizeof(err)) == -1 ||
+	    upstreams_parse(n, &ups, err, sizeof(err)) == -1) {
 		log_warnx("reload failed, keeping the old settings: %s", err);
 		config_clear(n);
 		free(n);
@@ -494,6 +502,7 @@ reload(int argc, char **argv, const char *cwd)
 	cur = n;
 	sb_set_min_spare((int)cur->min_spare);
 	generation++;
+	poller_start(cur);
 	/* New workers first, so no connection waits for the old to go. */
 	for (i = 0; i < nslots; i++)
 		if (wk[i].pid != 0 && !wk[i].retiring) {
@@ -539,6 +548,8 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 		fatal("shared table of client addresses");
 	if (keylimit_init(nslots) == -1)
 		fatal("shared table of key limits");
+	if (health_init(nslots) == -1 || poller_start(cfg) == -1)
+		fatal("health table of the upstreams");
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -573,6 +584,7 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 					kill(wk[i].pid, SIGUSR1);
 		}
 		n = reap();
+		poller_tick();
 		if (n > 0 && time(NULL) >= backoff_until)
 			spawn_n(n);
 		if (pfd.revents & POLLIN) {
@@ -594,6 +606,7 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 	 */
 	close(lfd);
 	lfd = -1;
+	poller_stop();
 	if (got_quit)
 		stop_now();
 	else

@@ -805,9 +805,66 @@ test_target_url(void **state)
 	    "whitespace");
 	BAD_URL("http://h.example/#frag", "may not hold a query, fragment or "
 	    "whitespace");
-	BAD_URL("http://h.example/a b", "may not hold a query, fragment or "
-	    "whitespace");
 #undef BAD_URL
+}
+
+/*
+ * target-url may be given several times: values of one source add up,
+ * a higher source replaces a lower one's list, TARGET_URL is a comma
+ * list, and text after the URL is left for upstreams.c to read.
+ */
+static void
+test_target_url_list(void **state)
+{
+	struct config	 cfg;
+	char		 path[PATH_MAX], want[256], *text;
+	const char	*args[CONFIG_UPSTREAMS_MAX + 2];
+	int		 i;
+
+	load_ok(&cfg, ARGS());
+	assert_int_equal(cfg.ntarget_urls, 1);
+	assert_string_equal(cfg.target_urls[0], "http://127.0.0.1:11434");
+
+	load_ok(&cfg, ARGS("--target-url", "http://a:1 name=a weight=2",
+	    "--target-url=http://b:2",));
+	assert_int_equal(cfg.ntarget_urls, 2);
+	assert_string_equal(cfg.target_urls[0], "http://a:1 name=a weight=2");
+	assert_string_equal(cfg.target_urls[1], "http://b:2");
+	assert_string_equal(cfg.target_url, "http://a:1");
+	text = print_config(&cfg);
+	assert_non_null(strstr(text, "target-url = \"http://a:1 name=a "
+	    "weight=2\"\ntarget-url = \"http://b:2\"\n"));
+	free(text);
+
+	write_str("list.conf", "target-url = http://f1:1\n"
+	    "target-url = \"http://f2:2 max-conns=3\"\n", path, sizeof(path));
+	load_ok(&cfg, ARGS("--config", path,));
+	assert_int_equal(cfg.ntarget_urls, 2);
+	assert_string_equal(cfg.target_urls[1], "http://f2:2 max-conns=3");
+	setenv("TARGET_URL", " http://e1:1 name=x , http://e2:2,http://e3", 1);
+	load_ok(&cfg, ARGS("--config", path,));
+	assert_int_equal(cfg.ntarget_urls, 3);
+	assert_string_equal(cfg.target_urls[0], "http://e1:1 name=x");
+	assert_string_equal(cfg.target_urls[1], "http://e2:2");
+	assert_string_equal(cfg.target_urls[2], "http://e3");
+	load_ok(&cfg, ARGS("--config", path, "--target-url", "http://g",));
+	assert_int_equal(cfg.ntarget_urls, 1);
+	assert_string_equal(cfg.target_url, "http://g");
+	setenv("TARGET_URL", "http://a,,http://b", 1);
+	load_err(ARGS(), "environment TARGET_URL: target-url: \"\" must start "
+	    "with http:// or https://");
+	unsetenv("TARGET_URL");
+
+	/* The URL is checked here, the options in upstreams.c. */
+	load_err(ARGS("--target-url", "ftp://x name=a",), "option "
+	    "--target-url: target-url: \"ftp://x name=a\" must start with "
+	    "http:// or https://");
+	for (i = 0; i <= CONFIG_UPSTREAMS_MAX; i++)
+		args[i] = "--target-url=http://h";
+	args[i] = NULL;
+	snprintf(want, sizeof(want), "option --target-url: target-url: more "
+	    "than %d values", CONFIG_UPSTREAMS_MAX);
+	load_err(args, want);
 }
 
 static void
@@ -899,6 +956,7 @@ main(void)
 		T(test_print_hides_key),
 		T(test_host),
 		T(test_target_url),
+		T(test_target_url_list),
 		T(test_prefix),
 		T(test_long_values),
 		T(test_clear),
