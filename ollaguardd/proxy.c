@@ -755,8 +755,9 @@ proxy_forward(struct client *c, const struct proxy_req *pr,
 /*
  * Whether another box may have the request: only when nothing has
  * reached the client, and only for a box that could not be reached,
- * closed or reset the connection before its head, or answered 502 or
- * 503.  Silence and a malformed answer are the box's answer.
+ * closed or reset the connection before the client saw its head, or
+ * answered 502 or 503.  Silence and a malformed answer are the box's
+ * answer.
  */
 static enum proxy_result
 try_result(const struct xfer *xf, CURLcode rc)
@@ -777,7 +778,10 @@ try_result(const struct xfer *xf, CURLcode rc)
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
-		return xf->status == 0 ? PROXY_RETRY : PROXY_DONE;
+	case CURLE_PARTIAL_FILE:
+		/* Its head may have come, but the client has not seen it:
+		 * a box that died answering has not answered. */
+		return PROXY_RETRY;
 	default:
 		return PROXY_DONE;
 	}
