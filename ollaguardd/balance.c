@@ -272,8 +272,11 @@ attempts(struct client *c, const struct proxy_req *pr, int expose,
 		if (!pb.replayable)
 			break;
 	}
-	if (tries == 0)
+	if (tries == 0) {
+		/* Another worker took the last place: wait again. */
+		pause_ms(QUEUE_POLL_MS);
 		return -1;
+	}
 	if (res != PROXY_DONE)
 		give_up(c, &pb, o);
 	modellist_free(&pb.held);
