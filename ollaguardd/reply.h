@@ -19,6 +19,8 @@ struct outcome {
 	int		 close;		/* 1: the connection must close */
 	const char	*fail;		/* why it failed, for the log: "-" */
 	int64_t		 ttfb_us;	/* first upstream byte; -1 if none */
+	const char	*upstream;	/* several upstreams: the box, or NULL */
+	int		 retries;	/* other boxes tried before it */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include "accesslog.h"
 #include "admin.h"
 #include "auth.h"
+#include "balance.h"
 #include "client.h"
 #include "config.h"
 #include "gate.h"
@@ -46,6 +47,7 @@ serve_init(const struct config *cfg, struct sb_slot *s, int slotno)
 	conf = cfg;
 	slot = s;
 	gate_init(cfg, slotno);
+	balance_init(cfg, slotno);
 }
 
 static int
@@ -186,7 +188,10 @@ forward_gated(struct client *c, struct outcome *o)
 		return;
 	}
 	sb_set_state(slot, SB_PROXYING);
-	proxy_forward(c, g.use_pr ? &g.pr : NULL, o);
+	if (balance_active())
+		balance_forward(c, &req_who, &g, o);
+	else
+		proxy_forward(c, g.use_pr ? &g.pr : NULL, o);
 	gate_done(&g);
 }
 
@@ -224,7 +229,10 @@ dispatch(struct client *c, struct access_entry *e, struct outcome *o)
 		return;
 	}
 	sb_set_state(slot, SB_PROXYING);
-	proxy_forward(c, NULL, o);
+	if (balance_active())
+		balance_forward(c, NULL, NULL, o);
+	else
+		proxy_forward(c, NULL, o);
 }
 
 /* The access log entry's fields that the request itself gives. */
@@ -258,6 +266,8 @@ serve_request(struct client *c)
 	e.status = o.status;
 	e.fail = o.fail;
 	e.ttfb_us = o.ttfb_us;
+	e.upstream = o.upstream;
+	e.retries = o.retries;
 	e.duration_us = monotime_us() - start;
 	e.bytes_in = c->body_read;
 	e.bytes_out = c->sent;
