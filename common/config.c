@@ -29,9 +29,6 @@
 #include "log.h"
 #include "policyclass.h"
 
-#ifndef OLLAGUARD_VERSION
-#define OLLAGUARD_VERSION	"0.1.0"
-#endif
 
 enum config_type {
 	CONF_STR,
@@ -170,7 +167,7 @@ static const struct setting settings[] = {
 	  "", NULL, "name the upstream in responses to the master key" },
 	{ "admin", "OLLAGUARD_ADMIN", CONF_BOOL,
 	  offsetof(struct config, admin), sizeof(int), 0, 1, "yes", "", NULL,
-	  "serve the admin page /admin/ and API /admin/api/ (master key)" },
+	  "the admin page and API under /admin/ (master key)" },
 	STR("admin-allow", "OLLAGUARD_ADMIN_ALLOW", admin_allow,
 	    CONFIG_ADMIN_ALLOW, "CIDRS", check_cidrs, "client ranges that "
 	    "may reach /admin (others get 404)"),

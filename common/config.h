@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#ifndef OLLAGUARD_VERSION
+#define OLLAGUARD_VERSION	"0.1.0"
+#endif
+
 #define CONFIG_HOST_MAX		256
 #define CONFIG_URL_MAX		2048
 #define CONFIG_SECRET_MAX	1024

@@ -168,21 +168,16 @@ admin_refuse(struct client *c, enum auth_result a, const struct auth_who *who,
 	return -1;
 }
 
-/* The new key into the database; -1 once a failure is answered. */
-static int
-store_key(struct client *c, struct keyinfo *ki, int64_t *id,
-    struct outcome *o)
+int
+admin_store_result(struct client *c, struct outcome *o, struct keystore *ks,
+    int rc, const char *what)
 {
-	struct keystore *ks;
-	int rc;
-
-	if ((ks = dbconn_get()) == NULL)
-		rc = -1;
-	else
-		rc = keystore_add(ks, ki, id);
 	switch (rc) {
 	case 0:
 		return 0;
+	case KEYSTORE_NOTFOUND:
+		reply_fail(c, o, 404, "no such key", "admin");
+		break;
 	case KEYSTORE_NAMETAKEN:
 		reply_fail(c, o, 409, "an active key already has that name",
 		    "admin");
@@ -190,16 +185,28 @@ store_key(struct client *c, struct keyinfo *ki, int64_t *id,
 	case KEYSTORE_BUSY:
 		reply_fail(c, o, 503, "the key database is busy; try again",
 		    "admin");
-		log_warnx("/key/generate: key database busy");
+		log_warnx("%s: key database busy", what);
 		break;
 	default:
 		reply_fail(c, o, 503, "the key database could not store the "
-		    "key", "admin");
-		log_warnx("/key/generate: %s", ks != NULL ?
-		    keystore_errmsg(ks) : "key database unavailable");
+		    "change", "admin");
+		log_warnx("%s: %s", what, ks != NULL ? keystore_errmsg(ks) :
+		    "key database unavailable");
 		break;
 	}
 	return -1;
+}
+
+/* The new key into the database; -1 once a failure is answered. */
+static int
+store_key(struct client *c, struct keyinfo *ki, int64_t *id,
+    struct outcome *o)
+{
+	struct keystore *ks;
+
+	ks = dbconn_get();
+	return admin_store_result(c, o, ks, ks != NULL ?
+	    keystore_add(ks, ki, id) : -1, "/key/generate");
 }
 
 int

@@ -14,6 +14,7 @@
 struct client;
 struct config;
 struct keyinfo;
+struct keystore;
 struct outcome;
 
 /* The largest body the daemon's own endpoints read. */
@@ -31,6 +32,13 @@ void	admin_generate(struct client *, enum auth_result a,
  * Expect: 100-continue first; its length, or -1 once answered. */
 ssize_t	admin_read_body(struct client *, char *buf, size_t size,
 	    struct outcome *);
+/*
+ * A keystore call's result rc: 0 if it went through, else -1 once the
+ * failure is answered (404, 409 for a name in use, 503) and, for a
+ * database failure, logged with what.
+ */
+int	admin_store_result(struct client *, struct outcome *,
+	    struct keystore *, int rc, const char *what);
 /*
  * Makes a key from a JSON body of /key/generate's fields (default-allow
  * when it gives no classes) and stores it durably: 0 with ki (its id

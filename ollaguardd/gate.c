@@ -155,10 +155,13 @@ check_body(struct client *c, const struct auth_who *who,
 		bodymodel_clear(&bm);
 		return refuse(g, c, who, 400, "policy");
 	}
-	for (i = 0; i < BODYMODEL_NFIELDS && rc == 0; i++)
+	for (i = 0; i < BODYMODEL_NFIELDS && rc == 0; i++) {
+		if (bm.value[i] != NULL && g->model[0] == '\0')
+			strlcpy(g->model, bm.value[i], sizeof(g->model));
 		if (bm.value[i] != NULL &&
 		    !modelname_list_match(who->models, bm.value[i]))
 			rc = refuse_model(g, c, who, bm.value[i]);
+	}
 	if (rc == 0 && bm.found == 0) {
 		snprintf(msg, sizeof(msg), "key \"%s\" may only use named "
 		    "models, and the request names none", key_label(who));
@@ -198,6 +201,7 @@ check_models(struct client *c, const struct auth_who *who,
 			    "cannot be read");
 			return refuse(g, c, who, 403, "policy");
 		}
+		strlcpy(g->model, model, sizeof(g->model));
 		if (!modelname_list_match(who->models, model))
 			return refuse_model(g, c, who, model);
 	}

@@ -24,6 +24,7 @@ struct gate {
 	int		 use_pr;	/* pr applies (a body or a filter) */
 	char		*body;		/* the body read whole (malloc'd) */
 	int		 limited;	/* holds a keylimit slot */
+	char		 model[64];	/* the first model named, or "" */
 };
 
 void	gate_init(const struct config *, int slotno);
