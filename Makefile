@@ -67,7 +67,10 @@ UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BUILD_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
 		libbsd-dev libmd-dev libjansson-dev libssl-dev node-llhttp
 TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus \
-		python3-cryptography
+		python3-cryptography chromium nodejs
+# The admin page's browser tests: playwright-core, pinned in
+# tests/browser/package-lock.json, drives Debian's chromium.
+BROWSER_DIR =	tests/browser
 SERVICE_PKGS =	systemd logrotate fail2ban
 
 .PHONY: all deps deps-build deps-service check unit e2e asan run install \
@@ -157,6 +160,10 @@ deps-build:
 # (systemd-analyze, logrotate, fail2ban-regex), so testing needs those too.
 deps:
 	@$(call install-pkgs,$(BUILD_PKGS) $(TEST_PKGS) $(SERVICE_PKGS))
+	@# npm comes with nodejs from some sources; Debian ships it apart.
+	@command -v npm >/dev/null || { $(call install-pkgs,npm); }
+	@test -d $(BROWSER_DIR)/node_modules/playwright-core || \
+	    (cd $(BROWSER_DIR) && npm ci --no-audit --no-fund)
 
 # Not needed to build or run: fail2ban enables a service of its own.
 deps-service:

@@ -104,9 +104,9 @@ function day(iso) { return iso ? iso.slice(0, 10) : "-"; }
 function list(a) { return a === null || a === undefined ? "all" : a.join(", "); }
 function limits(k) {
   const p = [];
-  p.push(k.rpm === null ? "rpm -" : "rpm " + k.rpm);
-  p.push(k.concurrency === null ? "at once -" : "at once " + k.concurrency);
-  return p.join(", ");
+  if (k.rpm !== null) p.push(k.rpm + "/min");
+  if (k.concurrency !== null) p.push(k.concurrency + " at once");
+  return p.length ? p.join(", ") : "none";
 }
 function keyLabel(k) { return k.name !== null && k.name !== "" ? k.name : String(k.id); }
 
@@ -138,9 +138,10 @@ function renderKeys() {
     const tr = el("tr", null, k.state);
     tr.dataset.id = k.id;
     tr.append(el("td", k.name === null ? "-" : k.name, "name"),
-      el("td", k.hint), el("td", list(k.allow)), el("td", list(k.models)),
-      el("td", limits(k)), el("td", day(k.created_at)),
-      el("td", day(k.last_used_at)), el("td", k.requests, "num"),
+      el("td", k.hint, "hint"), el("td", list(k.allow)),
+      el("td", list(k.models)), el("td", limits(k)),
+      el("td", day(k.created_at), "date"),
+      el("td", day(k.last_used_at), "date"), el("td", k.requests, "num"),
       el("td", monthTokens.get(keyLabel(k)) || 0, "num"),
       el("td", k.state, "state"));
     const td = el("td");
@@ -160,6 +161,7 @@ function renderKeys() {
     tr.append(td);
     tb.append(tr);
   }
+  $("keys-table").dataset.loaded = "1";
 }
 
 function openEdit(k) {
