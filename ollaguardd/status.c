@@ -132,7 +132,8 @@ pool_json(json_t *root)
 		total++;
 		start = s->req_start_ms;
 		if (start != 0 && s->pid != self && st != SB_IDLE)
-			json_array_append_new(busy, busy_json(s, start, now_ms));
+			json_array_append_new(busy,
+			    busy_json(s, start, now_ms));
 	}
 	pool = json_object();
 	for (i = 0; i < (int)(sizeof(states) / sizeof(states[0])); i++)
