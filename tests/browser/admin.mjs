@@ -55,7 +55,13 @@ const scenarios = {
     await page.locator("#signin").waitFor();
     const after = await page.evaluate(() =>
       sessionStorage.getItem("ollaguard-master"));
-    return { wrong, stored, cleared: after === null };
+    // How long the page took to load from the daemon (no API call yet).
+    await page.goto(base + "/admin/");
+    const load = await page.evaluate(() => {
+      const n = performance.getEntriesByType("navigation")[0];
+      return n.loadEventEnd - n.startTime;
+    });
+    return { wrong, stored, cleared: after === null, load_ms: load };
   },
 
   async create(page) {

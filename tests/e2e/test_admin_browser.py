@@ -57,6 +57,9 @@ def test_sign_in_create_use_edit_revoke(daemon, stub):
     got = page(daemon, "signin")
     assert "Wrong master key" in got["wrong"]
     assert got["stored"] and got["cleared"]
+    # The issue asks for < 100 ms on loopback; shared CI cores get slack.
+    assert got["load_ms"] < 1000, got
+    print(f"admin page load: {got['load_ms']:.0f} ms")
 
     got = page(daemon, "create", "browser-made")
     key = got["key"]
