@@ -142,8 +142,11 @@ route_model(struct gate *g, const struct bodymodel *bm)
 {
 	const char *m = bm->value[0] != NULL ? bm->value[0] : bm->value[1];
 
-	if (m != NULL)
-		g->model = health_model_hash(m, strlen(m));
+	if (m == NULL)
+		return;
+	g->model = health_model_hash(m, strlen(m));
+	if (g->model_name[0] == '\0')
+		strlcpy(g->model_name, m, sizeof(g->model_name));
 }
 
 /*
@@ -163,8 +166,10 @@ read_route_model(struct client *c, const struct auth_who *who,
 	size_t len;
 
 	if (ep->path_model && policy_path_model(r->target, r->target_len,
-	    model, sizeof(model)) == 0)
+	    model, sizeof(model)) == 0) {
 		g->model = health_model_hash(model, strlen(model));
+		strlcpy(g->model_name, model, sizeof(g->model_name));
+	}
 	if (g->body != NULL || ep->fields == 0 || ep->stream ||
 	    !r->has_body || (!r->chunked && r->content_length > json_max))
 		return 0;
@@ -201,10 +206,14 @@ check_body(struct client *c, const struct auth_who *who,
 		bodymodel_clear(&bm);
 		return refuse(g, c, who, 400, "policy");
 	}
-	for (i = 0; i < BODYMODEL_NFIELDS && rc == 0; i++)
+	for (i = 0; i < BODYMODEL_NFIELDS && rc == 0; i++) {
+		if (bm.value[i] != NULL && g->model_name[0] == '\0')
+			strlcpy(g->model_name, bm.value[i],
+			    sizeof(g->model_name));
 		if (bm.value[i] != NULL &&
 		    !modelname_list_match(who->models, bm.value[i]))
 			rc = refuse_model(g, c, who, bm.value[i]);
+	}
 	if (rc == 0 && bm.found == 0) {
 		snprintf(msg, sizeof(msg), "key \"%s\" may only use named "
 		    "models, and the request names none", key_label(who));
@@ -245,6 +254,7 @@ check_models(struct client *c, const struct auth_who *who,
 			    "cannot be read");
 			return refuse(g, c, who, 403, "policy");
 		}
+		strlcpy(g->model_name, model, sizeof(g->model_name));
 		if (!modelname_list_match(who->models, model))
 			return refuse_model(g, c, who, model);
 	}

@@ -28,6 +28,7 @@ struct gate {
 	/* With several upstreams: */
 	int		 cls;		/* the endpoint's POLICY_* class */
 	uint64_t	 model;		/* health_model_hash, 0: none named */
+	char		 model_name[64]; /* the first model named, or "" */
 };
 
 void	gate_init(const struct config *, int slotno);
