@@ -100,15 +100,17 @@ struct xbufs {
 };
 
 static CURL		*curl;
+static CURLU		*base_uh;	/* the target URL, parsed once */
 static char		 base_url[CONFIG_URL_MAX];
 static size_t		 base_len;
+static size_t		 base_path;	/* where its path starts */
 static long		 silence_ms;
 static struct xfer	 xfer;
 static struct xbufs	 xb;
 static char		 url[CONFIG_URL_MAX + REQUEST_TARGET_MAX + 1];
 static char		 errbuf[CURL_ERROR_SIZE];
 
-static void	arm_once(void);
+static int	arm_once(void);
 
 int
 proxy_init(const struct config *cfg)
@@ -123,9 +125,7 @@ proxy_init(const struct config *cfg)
 	while (base_len > 0 && base_url[base_len - 1] == '/')
 		base_url[--base_len] = '\0';
 	silence_ms = (long)cfg->timeout * 1000;
-	memcpy(url, base_url, base_len);
-	arm_once();
-	return 0;
+	return arm_once();
 }
 
 void
@@ -134,6 +134,8 @@ proxy_cleanup(void)
 	if (curl != NULL)
 		curl_easy_cleanup(curl);
 	curl = NULL;
+	curl_url_cleanup(base_uh);
+	base_uh = NULL;
 }
 
 static const char *
@@ -453,14 +455,51 @@ set_method(struct request *r, const struct proxy_req *pr)
 }
 
 /*
+ * The target URL, parsed once into a URL handle that libcurl copies for
+ * each request instead of parsing a URL string and printing it back.
+ * The request line then comes verbatim from CURLOPT_REQUEST_TARGET: the
+ * target URL's path followed by the client's target, byte for byte as
+ * the client sent it (a path set in the handle would have its %XX
+ * escapes lowercased).
+ */
+static int
+url_once(void)
+{
+	const char *p;
+	CURLUcode uc;
+
+	if ((base_uh = curl_url()) == NULL) {
+		log_warnx("%s: curl_url failed", __func__);
+		return -1;
+	}
+	uc = curl_url_set(base_uh, CURLUPART_URL, base_url,
+	    CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS);
+	if (uc != CURLUE_OK) {
+		log_warnx("%s: %s: %s", __func__, base_url,
+		    curl_url_strerror(uc));
+		return -1;
+	}
+	/* The path is what follows the authority: "" if there is none. */
+	base_path = base_len;
+	if ((p = strstr(base_url, "://")) != NULL &&
+	    (p = strchr(p + 3, '/')) != NULL)
+		base_path = (size_t)(p - base_url);
+	memcpy(url, base_url + base_path, base_len - base_path);
+	return 0;
+}
+
+/*
  * What stays the same for every request is set once, when the worker
  * starts: curl_easy_reset() and setting it all again cost more than
  * parsing the request.  arm() sets everything else, every time, so
  * nothing of one request leaks into the next.
  */
-static void
+static int
 arm_once(void)
 {
+	if (url_once() == -1)
+		return -1;
+	curl_easy_setopt(curl, CURLOPT_CURLU, base_uh);
 	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(curl, CURLOPT_PROXY, "");
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -483,16 +522,18 @@ arm_once(void)
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 64L * 1024);
 	curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 64L * 1024);
+	return 0;
 }
 
 static void
 arm(struct client *c, const struct xfer *xf)
 {
 	struct request *r = &c->req;
+	size_t n = base_len - base_path;
 
-	memcpy(url + base_len, r->target, r->target_len);
-	url[base_len + r->target_len] = '\0';
-	curl_easy_setopt(curl, CURLOPT_URL, url);
+	memcpy(url + n, r->target, r->target_len);
+	url[n + r->target_len] = '\0';
+	curl_easy_setopt(curl, CURLOPT_REQUEST_TARGET, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
 	    headers_upstream(r, c->addr, xf->listing));
 	set_method(r, xf->pr);
