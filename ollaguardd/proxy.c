@@ -502,6 +502,9 @@ arm_once(void)
 	curl_easy_setopt(curl, CURLOPT_CURLU, base_uh);
 	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(curl, CURLOPT_PROXY, "");
+	/* Else libcurl reads no_proxy and NO_PROXY from the environment
+	 * for every request, to decide about a proxy it will not use. */
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
