@@ -9,6 +9,8 @@
 #   make bench-callgrind instructions per request of one worker (valgrind)
 #   make bench-connectonly libcurl's cost per GET, curl_easy_perform against
 #                       CURLOPT_CONNECT_ONLY with llhttp (a prototype)
+#   make bench-ctxsw    context switches per request of the workers, and
+#                       where they sleep (perf sched_switch call stacks)
 #   make bench-deps     install wrk, nginx, strace ... (as root)
 #
 # Settings are environment variables; see bench/run.sh.
@@ -19,7 +21,7 @@ BENCH_CFLAGS =		-std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN)
 BENCH_BINS =		$(BUILD)/bench/ogb-upstream $(BUILD)/bench/ogb-streams
 
 .PHONY: bench bench-quick bench-syscalls bench-callgrind bench-deps bench-bins \
-	bench-connectonly
+	bench-connectonly bench-ctxsw
 
 bench-bins: $(BENCH_BINS)
 
@@ -39,6 +41,9 @@ $(BUILD)/bench/ogb-connectonly: bench/connectonly.c $(LLHTTP_OBJS)
 
 bench-connectonly: all bench-bins $(BUILD)/bench/ogb-connectonly
 	BENCH_BUILD=$(abspath $(BUILD)) bash bench/connectonly.sh
+
+bench-ctxsw: all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/ctxsw.sh
 
 bench: bench-deps all bench-bins
 	BENCH_BUILD=$(abspath $(BUILD)) bash bench/run.sh
