@@ -7,6 +7,10 @@
 #   make bench-syscalls syscalls per request of the workers (strace -c),
 #                       and where perf works, their CPU profile by library
 #   make bench-callgrind instructions per request of one worker (valgrind)
+#   make bench-connectonly libcurl's cost per GET, curl_easy_perform against
+#                       CURLOPT_CONNECT_ONLY with llhttp (a prototype)
+#   make bench-ctxsw    context switches per request of the workers, and
+#                       where they sleep (perf sched_switch call stacks)
 #   make bench-deps     install wrk, nginx, strace ... (as root)
 #
 # Settings are environment variables; see bench/run.sh.
@@ -17,7 +21,7 @@ BENCH_CFLAGS =		-std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN)
 BENCH_BINS =		$(BUILD)/bench/ogb-upstream $(BUILD)/bench/ogb-streams
 
 .PHONY: bench bench-quick bench-syscalls bench-callgrind bench-deps bench-bins \
-		bench-multi
+		bench-multi bench-connectonly bench-ctxsw
 
 bench-bins: $(BENCH_BINS)
 
@@ -28,6 +32,18 @@ $(BUILD)/bench/ogb-upstream: bench/upstream.c
 $(BUILD)/bench/ogb-streams: bench/streams.c
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+# A prototype, not a part of the daemon: llhttp as the daemon builds it.
+$(BUILD)/bench/ogb-connectonly: bench/connectonly.c $(LLHTTP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -isystem $(LLHTTP_INC) -o $@ $< $(LLHTTP_OBJS) \
+	    -lcurl
+
+bench-connectonly: all bench-bins $(BUILD)/bench/ogb-connectonly
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/connectonly.sh
+
+bench-ctxsw: all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/ctxsw.sh
 
 bench: bench-deps all bench-bins
 	BENCH_BUILD=$(abspath $(BUILD)) bash bench/run.sh

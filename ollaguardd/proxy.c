@@ -108,8 +108,10 @@ struct xbufs {
 };
 
 static CURL		*curl;
+static CURLU		*base_uh;	/* the target URL, parsed once */
 static char		 base_url[CONFIG_URL_MAX];
 static size_t		 base_len;
+static size_t		 base_path;	/* where its path starts */
 static long		 silence_ms;
 static struct xfer	 xfer;
 static struct xbufs	 xb;
@@ -118,18 +120,24 @@ static char		 errbuf[CURL_ERROR_SIZE];
 
 static void	arm_once(void);
 
-/* The URL requests go to, up to the target, which arm() appends. */
-static void
+static int	url_parse(void);
+
+/*
+ * The URL requests go to, up to the target, which arm() appends: the
+ * target's, or with several upstreams the chosen box's.  Parsed into
+ * the URL handle only when it changes.
+ */
+static int
 set_base(const char *u)
 {
-	if (strcmp(u, base_url) == 0)
-		return;
+	if (base_uh != NULL && strcmp(u, base_url) == 0)
+		return 0;
 	base_len = strlcpy(base_url, u, sizeof(base_url));
 	/* The client's path starts with '/', so the prefix must not end in
 	 * one: http://gpu:11434/ollama/ and .../ollama are the same. */
 	while (base_len > 0 && base_url[base_len - 1] == '/')
 		base_url[--base_len] = '\0';
-	memcpy(url, base_url, base_len);
+	return url_parse();
 }
 
 int
@@ -139,8 +147,9 @@ proxy_init(const struct config *cfg)
 		log_warnx("%s: curl_easy_init failed", __func__);
 		return -1;
 	}
-	set_base(cfg->target_url);
 	silence_ms = (long)cfg->timeout * 1000;
+	if (set_base(cfg->target_url) == -1)
+		return -1;
 	arm_once();
 	return 0;
 }
@@ -151,6 +160,8 @@ proxy_cleanup(void)
 	if (curl != NULL)
 		curl_easy_cleanup(curl);
 	curl = NULL;
+	curl_url_cleanup(base_uh);
+	base_uh = NULL;
 }
 
 static const char *
@@ -497,6 +508,40 @@ set_method(struct request *r, const struct proxy_req *pr)
 }
 
 /*
+ * The target URL, parsed once into a URL handle that libcurl copies for
+ * each request instead of parsing a URL string and printing it back.
+ * The request line then comes verbatim from CURLOPT_REQUEST_TARGET: the
+ * target URL's path followed by the client's target, byte for byte as
+ * the client sent it (a path set in the handle would have its %XX
+ * escapes lowercased).
+ */
+static int
+url_parse(void)
+{
+	const char *p;
+	CURLUcode uc;
+
+	if (base_uh == NULL && (base_uh = curl_url()) == NULL) {
+		log_warnx("%s: curl_url failed", __func__);
+		return -1;
+	}
+	uc = curl_url_set(base_uh, CURLUPART_URL, base_url,
+	    CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS);
+	if (uc != CURLUE_OK) {
+		log_warnx("%s: %s: %s", __func__, base_url,
+		    curl_url_strerror(uc));
+		return -1;
+	}
+	/* The path is what follows the authority: "" if there is none. */
+	base_path = base_len;
+	if ((p = strstr(base_url, "://")) != NULL &&
+	    (p = strchr(p + 3, '/')) != NULL)
+		base_path = (size_t)(p - base_url);
+	memcpy(url, base_url + base_path, base_len - base_path);
+	return 0;
+}
+
+/*
  * What stays the same for every request is set once, when the worker
  * starts: curl_easy_reset() and setting it all again cost more than
  * parsing the request.  arm() sets everything else, every time, so
@@ -505,8 +550,14 @@ set_method(struct request *r, const struct proxy_req *pr)
 static void
 arm_once(void)
 {
+	/* The handle is read at each transfer's start: set_base changing
+	 * its URL changes where the next request goes. */
+	curl_easy_setopt(curl, CURLOPT_CURLU, base_uh);
 	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(curl, CURLOPT_PROXY, "");
+	/* Else libcurl reads no_proxy and NO_PROXY from the environment
+	 * for every request, to decide about a proxy it will not use. */
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
@@ -533,10 +584,11 @@ static void
 arm(struct client *c, const struct xfer *xf)
 {
 	struct request *r = &c->req;
+	size_t n = base_len - base_path;
 
-	memcpy(url + base_len, r->target, r->target_len);
-	url[base_len + r->target_len] = '\0';
-	curl_easy_setopt(curl, CURLOPT_URL, url);
+	memcpy(url + n, r->target, r->target_len);
+	url[n + r->target_len] = '\0';
+	curl_easy_setopt(curl, CURLOPT_REQUEST_TARGET, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
 	    headers_upstream(r, c->addr, xf->listing));
 	set_method(r, xf->pr);
@@ -799,7 +851,9 @@ proxy_try(struct client *c, const struct proxy_req *pr, struct proxy_box *b,
 	xfer_start(c, pr, b->again);
 	xf->may_hold = 1;
 	xf->expose = b->expose;
-	set_base(b->url);
+	/* The URLs were checked when the settings were read. */
+	if (set_base(b->url) == -1)
+		log_warnx("%s: upstream URL not usable", __func__);
 	o->ttfb_us = -1;
 	if (!b->again && continue_body(c, pr, o) == -1)
 		return PROXY_DONE;
@@ -834,7 +888,10 @@ proxy_fetch(struct client *c, const char *base, size_t max,
 	fetch.list_max = max;
 	xfer_start(c, &fetch, 0);
 	xf->listing = 1;
-	set_base(base);
+	if (set_base(base) == -1) {
+		*down = 1;
+		return 0;
+	}
 	arm(c, xf);
 	rc = curl_easy_perform(curl);
 	*down = rc == CURLE_COULDNT_CONNECT ||

@@ -73,6 +73,25 @@ test_upstream_headers(void **state)
 	assert_false(list_has(l, "X-Forwarded-For: 6.6.6.6"));
 }
 
+/* curl adds Expect and Content-Type to bodies only: a GET needs no
+ * entry to stop them, but still one to stop its default Accept. */
+static void
+test_upstream_headers_get(void **state)
+{
+	struct curl_slist *l;
+
+	parse("GET /api/tags HTTP/1.1\r\nHost: h\r\n\r\n");
+	l = headers_upstream(&req, "192.0.2.7", 0);
+	assert_true(list_has(l, "Accept:"));
+	assert_false(list_has_prefix(l, "Expect"));
+	assert_false(list_has_prefix(l, "Content-Type"));
+	parse("GET /api/tags HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+	    "\r\n");
+	l = headers_upstream(&req, "192.0.2.7", 0);
+	assert_true(list_has(l, "Expect:"));
+	assert_true(list_has(l, "Content-Type:"));
+}
+
 static void
 test_status_line(void **state)
 {
@@ -214,6 +233,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_upstream_headers),
+		cmocka_unit_test(test_upstream_headers_get),
 		cmocka_unit_test(test_status_line),
 		cmocka_unit_test(test_header_line),
 		cmocka_unit_test(test_response_framing),
