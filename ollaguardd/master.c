@@ -33,6 +33,7 @@
 #include "master.h"
 #include "peerlimit.h"
 #include "scoreboard.h"
+#include "upgrade.h"
 #include "worker.h"
 
 #define QUICK_DEATH_SECS	2
@@ -49,6 +50,7 @@ struct worker {
 };
 
 static volatile sig_atomic_t	 got_stop, got_quit, got_hup, got_usr1;
+static volatile sig_atomic_t	 got_usr2;
 static struct worker		*wk;
 static int			 nslots;
 static uint32_t			 generation;
@@ -78,6 +80,9 @@ on_signal(int sig)
 		break;
 	case SIGUSR1:
 		got_usr1 = 1;
+		break;
+	case SIGUSR2:
+		got_usr2 = 1;
 		break;
 	default:
 		break;		/* SIGCHLD: only to wake the loop */
@@ -165,8 +170,11 @@ reap(void)
 		for (i = 0; i < nslots; i++)
 			if (wk[i].pid == pid)
 				break;
-		if (i == nslots)
+		/* Not a worker: a new master from an upgrade that failed. */
+		if (i == nslots) {
+			upgrade_reaped(pid, status);
 			continue;
+		}
 		s = sb_slot(i);
 		if (WIFSIGNALED(status))
 			log_warnx("worker %ld killed by signal %d (SIG%s) while "
@@ -416,6 +424,18 @@ reload(int argc, char **argv, const char *cwd)
 	    generation, old, old == 1 ? "" : "s");
 }
 
+/* 1 once a worker waits in accept(): the pool has taken over. */
+static int
+pool_accepts(void)
+{
+	int i;
+
+	for (i = 0; i < nslots; i++)
+		if (wk[i].pid != 0 && sb_slot(i)->state == SB_IDLE)
+			return 1;
+	return 0;
+}
+
 int
 listen_send_timeout(int fd, int seconds)
 {
@@ -431,7 +451,7 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 	struct sigaction sa;
 	struct timespec ts;
 	int64_t next_maintain = 0;
-	int i, n;
+	int i, n, ready = 0;
 
 	lfd = fd;
 	cur = cfg;
@@ -453,6 +473,7 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 	sigaction(SIGQUIT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
@@ -470,6 +491,14 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 		if (got_hup) {
 			got_hup = 0;
 			reload(argc, argv, cwd);
+		}
+		if (got_usr2) {
+			got_usr2 = 0;
+			upgrade_start(lfd, argv, cur->pidfile);
+		}
+		if (!ready && pool_accepts()) {
+			ready = 1;
+			upgrade_ready();
 		}
 		if (got_usr1) {
 			got_usr1 = 0;

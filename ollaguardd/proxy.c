@@ -26,6 +26,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "endpoint.h"
 #include "headers.h"
 #include "log.h"
 #include "monotime.h"
@@ -95,6 +96,8 @@ static CURL		*curl;
 static char		 base_url[CONFIG_URL_MAX];
 static size_t		 base_len;
 static long		 silence_ms;
+static long		 manage_ms;	/* for management calls; 0: none */
+static long		 limit_ms;	/* this request's: one of the two */
 static struct xfer	 xfer;
 static struct xbufs	 xb;
 static char		 url[CONFIG_URL_MAX + REQUEST_TARGET_MAX + 1];
@@ -115,6 +118,7 @@ proxy_init(const struct config *cfg)
 	while (base_len > 0 && base_url[base_len - 1] == '/')
 		base_url[--base_len] = '\0';
 	silence_ms = (long)cfg->timeout * 1000;
+	manage_ms = (long)cfg->manage_timeout * 1000;
 	memcpy(url, base_url, base_len);
 	arm_once();
 	return 0;
@@ -367,7 +371,8 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		xf->last_ul = ulnow;
 		xf->last_rx_ms = now;
 	}
-	if (now - xf->last_rx_ms >= silence_ms && !upstream_reading(xf)) {
+	if (limit_ms > 0 && now - xf->last_rx_ms >= limit_ms &&
+	    !upstream_reading(xf)) {
 		xf->fail = PF_UPSTREAM_TIMEOUT;
 		return 1;
 	}
@@ -460,6 +465,7 @@ arm(struct client *c)
 	memcpy(url + base_len, r->target, r->target_len);
 	url[base_len + r->target_len] = '\0';
 	curl_easy_setopt(curl, CURLOPT_URL, url);
+	limit_ms = endpoint_is_manage(r) ? manage_ms : silence_ms;
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
 	    headers_upstream(r, c->addr));
 	set_method(r);

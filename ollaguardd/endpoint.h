@@ -1,0 +1,14 @@
+/*
+ * endpoint: what kind of Ollama call a request is, where the proxy
+ * needs to know.
+ */
+#ifndef ENDPOINT_H
+#define ENDPOINT_H
+
+struct request;
+
+/* 1 for a model management call (pull, push, create, blob upload),
+ * which may be silent for as long as a download takes. */
+int	endpoint_is_manage(const struct request *);
+
+#endif
