@@ -65,8 +65,10 @@ BUILD_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
 		libbsd-dev libmd-dev libjansson-dev node-llhttp
 TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus
 SERVICE_PKGS =	systemd logrotate fail2ban
+# What make deb needs besides the build packages.
+DEB_PKGS =	debhelper devscripts lintian fakeroot
 
-.PHONY: all deps deps-build deps-service check unit e2e asan run install \
+.PHONY: all deps deps-build deps-service deps-deb deb check unit e2e asan run install \
 		uninstall clean valgrind soak pkgcheck pkgcheck-cmocka
 
 all: $(BUILD)/ollaguardd $(BUILD)/ollaguard-keyctl
@@ -141,7 +143,23 @@ deps-build:
 # The tests check the service files with the service's own tools
 # (systemd-analyze, logrotate, fail2ban-regex), so testing needs those too.
 deps:
-	@$(call install-pkgs,$(BUILD_PKGS) $(TEST_PKGS) $(SERVICE_PKGS))
+	@$(call install-pkgs,$(BUILD_PKGS) $(TEST_PKGS) $(SERVICE_PKGS) \
+	    $(DEB_PKGS))
+
+deps-deb:
+	@$(call install-pkgs,$(BUILD_PKGS) $(DEB_PKGS))
+
+# ollaguard_VERSION_ARCH.deb in $(BUILD)/deb, built from a copy of the
+# tree's files (tracked, and new ones not ignored) so that nothing
+# built here gets in, then checked with lintian.
+DEBDIR =	$(BUILD)/deb
+deb: deps-deb
+	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/src
+	git ls-files -z --cached --others --exclude-standard | \
+	    xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; \
+	    done' sh | tar --null -T - -cf - | tar -xf - -C $(DEBDIR)/src
+	cd $(DEBDIR)/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(DEBDIR)/*.changes
 
 # Not needed to build or run: fail2ban enables a service of its own.
 deps-service:

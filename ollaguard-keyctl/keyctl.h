@@ -35,5 +35,6 @@ int		 do_list(int, char **);
 int		 do_import(int, char **);
 int		 do_export(int, char **);
 int		 do_usage(int, char **);
+int		 do_genkey(int, char **);
 
 #endif

@@ -874,3 +874,8 @@ def pytest_runtest_makereport(item, call):
         if len(text) > 20000:
             text = text[:20000] + "\n..."
         rep.sections.append((f"stub upstream {s.url}", text))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: builds or installs packages "
+                            "(part of the suite; -m 'not slow' skips)")
