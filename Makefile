@@ -16,7 +16,7 @@ DESTDIR ?=
 BUILD ?=	build
 PYTHON ?=	/usr/bin/python3
 
-PKGS =		libcurl sqlite3 libbsd-overlay libmd jansson
+PKGS =		libcurl sqlite3 libbsd-overlay libmd jansson libcrypto
 LLHTTP_DIR ?=	/usr/share/llhttp
 LLHTTP_INC ?=	/usr/share/include/llhttp
 
@@ -62,8 +62,9 @@ UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # What building needs (make, make run), what testing adds (make check),
 # and what the service's extras (unit, logrotate, fail2ban jail) use.
 BUILD_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
-		libbsd-dev libmd-dev libjansson-dev node-llhttp
-TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus
+		libbsd-dev libmd-dev libjansson-dev libssl-dev node-llhttp
+TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus \
+		python3-cryptography
 SERVICE_PKGS =	systemd logrotate fail2ban
 # What make deb needs besides the build packages.
 DEB_PKGS =	debhelper devscripts lintian fakeroot

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "keygen.h"
 #include "log.h"
+#include "policyclass.h"
 
 #ifndef OLLAGUARD_VERSION
 #define OLLAGUARD_VERSION	"0.1.0"
@@ -34,7 +35,8 @@
 enum config_type {
 	CONF_STR,
 	CONF_NUM,
-	CONF_BOOL	/* a flag without a value; yes/no elsewhere */
+	CONF_BOOL,	/* a flag without a value; yes/no elsewhere */
+	CONF_LIST	/* target-url: may be given several times */
 };
 
 struct setting {
@@ -51,12 +53,13 @@ struct setting {
 };
 
 static int	check_host(const char *, const char **);
-static int	check_url(const char *, const char **);
 static int	check_url_parts(const char *, const char **);
+static int	check_upstream(const char *, const char **);
 static int	check_prefix(const char *, const char **);
 static int	check_loglevel(const char *, const char **);
 static int	check_facility(const char *, const char **);
 static int	check_access_log_format(const char *, const char **);
+static int	check_allow(const char *, const char **);
 
 #define STR(n, e, f, def, arg, chk, help) \
 	{ n, e, CONF_STR, offsetof(struct config, f), \
@@ -73,9 +76,11 @@ static const struct setting settings[] = {
 	    "IPv4 or IPv6 address to listen on"),
 	NUM("port", "OLLAGUARD_PORT", port, 1, 65535, "4000",
 	    "TCP port to listen on"),
-	STR("target-url", "TARGET_URL", target_url, "http://127.0.0.1:11434",
-	    "URL", check_url, "the Ollama server, optionally with a path "
-	    "prefix (user:password@ in it goes upstream as Basic auth)"),
+	{ "target-url", "TARGET_URL", CONF_LIST,
+	  offsetof(struct config, target_urls), CONFIG_URL_MAX, 0, 0,
+	  "http://127.0.0.1:11434", "URL", check_upstream, "an Ollama "
+	  "server, optionally with a path prefix (user:password@ in it goes "
+	  "upstream as Basic auth); several: repeat the option" },
 	STR("master-key", "MASTER_KEY", master_key, "", "KEY", NULL,
 	    "key that passes everywhere and may call /key/generate"),
 	STR("master-key-file", "MASTER_KEY_FILE", master_key_file, "", "FILE",
@@ -89,11 +94,11 @@ static const struct setting settings[] = {
 	    "(0: no limit)"),
 	STR("db", "OLLAGUARD_DB", db, "./ollaguard.db", "PATH", NULL,
 	    "the key database"),
-	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "8",
+	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "4",
 	    "worker processes started at launch"),
 	NUM("min-spare", "OLLAGUARD_MIN_SPARE", min_spare, 0, 4096, "2",
 	    "fewest idle workers kept ready"),
-	NUM("max-spare", "OLLAGUARD_MAX_SPARE", max_spare, 1, 4096, "8",
+	NUM("max-spare", "OLLAGUARD_MAX_SPARE", max_spare, 1, 4096, "4",
 	    "most idle workers kept; more are retired"),
 	NUM("max-workers", "OLLAGUARD_MAX_WORKERS", max_workers, 1, 4096,
 	    "512", "most workers, busy or idle (concurrent requests)"),
@@ -144,6 +149,26 @@ static const struct setting settings[] = {
 	STR("access-log-format", "OLLAGUARD_ACCESS_LOG_FORMAT",
 	    access_log_format, "combined", "FORMAT", check_access_log_format,
 	    "combined or json"),
+	STR("default-allow", "OLLAGUARD_DEFAULT_ALLOW", default_allow,
+	    "infer,read", "CLASSES", check_allow, "endpoint classes a new key "
+	    "may use: read, infer, manage"),
+	NUM("signature-window", "OLLAGUARD_SIGNATURE_WINDOW",
+	    signature_window, 1, 86400, "300", "seconds a signed request's "
+	    "ts may be off the clock"),
+	NUM("max-json-body", "OLLAGUARD_MAX_JSON_BODY", max_json_body, 1024,
+	    4294967296LL, "67108864", "bytes of a JSON body read whole to "
+	    "check a model-restricted key's models (413 over it)"),
+	NUM("health-interval", "OLLAGUARD_HEALTH_INTERVAL", health_interval,
+	    1, 3600, "5", "seconds between polls of each upstream (several "
+	    "target-urls)"),
+	NUM("queue-timeout", "OLLAGUARD_QUEUE_TIMEOUT", queue_timeout, 0,
+	    3600, "30", "seconds a request waits when every upstream is at "
+	    "max-conns"),
+	NUM("retries", "OLLAGUARD_RETRIES", retries, 0, 15, "2",
+	    "other upstreams tried when one fails before answering"),
+	{ "expose-upstream", "OLLAGUARD_EXPOSE_UPSTREAM", CONF_BOOL,
+	  offsetof(struct config, expose_upstream), sizeof(int), 0, 1, "yes",
+	  "", NULL, "name the upstream in responses to the master key" },
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -176,8 +201,8 @@ check_host(const char *v, const char **why)
 	return -1;
 }
 
-static int
-check_url(const char *v, const char **why)
+int
+config_check_url(const char *v, const char **why)
 {
 	const char *host;
 
@@ -230,6 +255,17 @@ check_url_parts(const char *v, const char **why)
 	return bad ? -1 : 0;
 }
 
+/* A target-url value: its URL, then options that upstreams.c reads. */
+static int
+check_upstream(const char *v, const char **why)
+{
+	char url[CONFIG_URL_MAX];
+
+	strlcpy(url, v, sizeof(url));
+	url[strcspn(url, " \t")] = '\0';
+	return config_check_url(url, why);
+}
+
 static int
 check_prefix(const char *v, const char **why)
 {
@@ -266,6 +302,18 @@ check_access_log_format(const char *v, const char **why)
 	return -1;
 }
 
+static int
+check_allow(const char *v, const char **why)
+{
+	char err[96];
+	int mask;
+
+	if (policy_allow_parse(v, &mask, err, sizeof(err)) == 0)
+		return 0;
+	*why = "must be a list of classes: read, infer, manage";
+	return -1;
+}
+
 /* yes/no, true/false, on/off, 1/0: -1 if none of them. */
 static int
 parse_bool(const char *v)
@@ -281,6 +329,43 @@ parse_bool(const char *v)
 			return 0;
 	}
 	return -1;
+}
+
+/*
+ * The master key and its file: given empty on purpose (--master-key "",
+ * MASTER_KEY= in an environment file), they would silently mean "no
+ * master key" and perhaps no authentication at all.  Leaving the setting
+ * out is how to have none; an empty value is an error.
+ */
+static int
+never_empty(const struct setting *s)
+{
+	return strcmp(s->name, "master-key") == 0 ||
+	    strcmp(s->name, "master-key-file") == 0;
+}
+
+/*
+ * Each source (default, file, environment, flags) bumps layer.  The
+ * target-url values of one source add up; those of a higher source
+ * replace the lower's, as a single value would.
+ */
+static int	layer;
+
+static int
+list_add(struct config *cfg, const struct setting *s, const char *v,
+    const char *where, char *err, size_t errlen)
+{
+	if (cfg->target_urls_layer != layer) {
+		cfg->target_urls_layer = layer;
+		cfg->ntarget_urls = 0;
+	}
+	if (cfg->ntarget_urls == CONFIG_UPSTREAMS_MAX) {
+		snprintf(err, errlen, "%s: %s: more than %d values", where,
+		    s->name, CONFIG_UPSTREAMS_MAX);
+		return -1;
+	}
+	strlcpy(cfg->target_urls[cfg->ntarget_urls++], v, CONFIG_URL_MAX);
+	return 0;
 }
 
 /* Sets one value; on error writes "<where>: <name>: <why>" to err. */
@@ -314,6 +399,11 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 		memcpy(dst, &n, sizeof(n));
 		return 0;
 	}
+	if (*v == '\0' && never_empty(s) && strcmp(where, "default") != 0) {
+		snprintf(err, errlen, "%s: %s: empty; to run without a master "
+		    "key, leave the setting out", where, s->name);
+		return -1;
+	}
 	if (strlen(v) >= s->size) {
 		snprintf(err, errlen, "%s: %s: value too long (at most %zu "
 		    "bytes)", where, s->name, s->size - 1);
@@ -324,7 +414,7 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 		char shown[CONFIG_URL_MAX];
 
 		/* A URL may carry a password: never echo it. */
-		if (s->check == check_url)
+		if (s->check == check_upstream)
 			config_redact_url(v, shown, sizeof(shown));
 		else
 			strlcpy(shown, v, sizeof(shown));
@@ -332,6 +422,8 @@ setting_apply(struct config *cfg, const struct setting *s, const char *v,
 		    shown, why);
 		return -1;
 	}
+	if (s->type == CONF_LIST)
+		return list_add(cfg, s, v, where, err, errlen);
 	strlcpy(dst, v, s->size);
 	return 0;
 }
@@ -524,6 +616,37 @@ config_flags(struct config *cfg, int argc, char *argv[], int apply,
 	return CONFIG_OK;
 }
 
+/* TARGET_URL=a,b: a comma-separated list, blanks around items ignored. */
+static int
+env_list(struct config *cfg, const struct setting *s, const char *v,
+    const char *where, char *err, size_t errlen)
+{
+	char item[CONFIG_URL_MAX];
+	size_t len, start, end;
+
+	for (;;) {
+		len = strcspn(v, ",");
+		for (start = 0; start < len && isspace((unsigned char)v[start]);
+		    start++)
+			;
+		for (end = len; end > start &&
+		    isspace((unsigned char)v[end - 1]); end--)
+			;
+		if (end - start >= sizeof(item)) {
+			snprintf(err, errlen, "%s: %s: value too long (at most "
+			    "%zu bytes)", where, s->name, sizeof(item) - 1);
+			return -1;
+		}
+		memcpy(item, v + start, end - start);
+		item[end - start] = '\0';
+		if (setting_apply(cfg, s, item, where, err, errlen) == -1)
+			return -1;
+		if (v[len] == '\0')
+			return 0;
+		v += len + 1;
+	}
+}
+
 static int
 config_env(struct config *cfg, char *err, size_t errlen)
 {
@@ -532,12 +655,17 @@ config_env(struct config *cfg, char *err, size_t errlen)
 	size_t i;
 
 	for (i = 0; i < NSETTINGS; i++) {
-		if ((v = getenv(settings[i].env)) == NULL || *v == '\0')
+		if ((v = getenv(settings[i].env)) == NULL ||
+		    (*v == '\0' && !never_empty(&settings[i])))
 			continue;
 		snprintf(where, sizeof(where), "environment %s",
 		    settings[i].env);
-		if (setting_apply(cfg, &settings[i], v, where, err, errlen) ==
-		    -1)
+		if (settings[i].type == CONF_LIST) {
+			if (env_list(cfg, &settings[i], v, where, err,
+			    errlen) == -1)
+				return -1;
+		} else if (setting_apply(cfg, &settings[i], v, where, err,
+		    errlen) == -1)
 			return -1;
 	}
 	return 0;
@@ -584,20 +712,34 @@ read_key_file(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Defaults, then one file alone: no environment, flags or key file. */
+int
+config_read_file(struct config *cfg, const char *path, char *err,
+    size_t errlen)
+{
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	layer = 1;
+	for (i = 0; i < NSETTINGS; i++)
+		if (setting_apply(cfg, &settings[i], settings[i].def,
+		    "default", err, errlen) == -1)
+			return CONFIG_ERROR;
+	if (path != NULL && config_file(cfg, path, err, errlen) == -1)
+		return CONFIG_ERROR;
+	return CONFIG_OK;
+}
+
 int
 config_load(struct config *cfg, int argc, char *argv[], char *err,
     size_t errlen)
 {
 	char path[PATH_MAX];
 	const char *v;
-	size_t i;
 	int rc;
 
-	memset(cfg, 0, sizeof(*cfg));
-	for (i = 0; i < NSETTINGS; i++)
-		if (setting_apply(cfg, &settings[i], settings[i].def,
-		    "default", err, errlen) == -1)
-			return CONFIG_ERROR;
+	if (config_read_file(cfg, NULL, err, errlen) != CONFIG_OK)
+		return CONFIG_ERROR;
 
 	/* The file sits below the environment and flags, so find it first:
 	 * OLLAGUARD_CONFIG, then the last --config, parsed as flags are. */
@@ -607,14 +749,19 @@ config_load(struct config *cfg, int argc, char *argv[], char *err,
 	if ((rc = config_flags(cfg, argc, argv, 0, path, sizeof(path), err,
 	    errlen)) != CONFIG_OK)
 		return rc;
+	layer++;
 	if (path[0] != '\0' && config_file(cfg, path, err, errlen) == -1)
 		return CONFIG_ERROR;
+	layer++;
 	if (config_env(cfg, err, errlen) == -1)
 		return CONFIG_ERROR;
+	layer++;
 	if (config_flags(cfg, argc, argv, 1, NULL, 0, err, errlen) !=
 	    CONFIG_OK)
 		return CONFIG_ERROR;
 	strlcpy(cfg->config_file, path, sizeof(cfg->config_file));
+	strlcpy(cfg->target_url, cfg->target_urls[0], sizeof(cfg->target_url));
+	cfg->target_url[strcspn(cfg->target_url, " \t")] = '\0';
 
 	if (cfg->min_spare > cfg->max_spare) {
 		snprintf(err, errlen, "min-spare (%lld) is above max-spare "
@@ -661,7 +808,8 @@ config_print(const struct config *cfg, FILE *out)
 	const char *p;
 	long long n;
 	size_t i;
-	int b;
+	char shown[CONFIG_URL_MAX];
+	int b, j;
 
 	for (i = 0; i < NSETTINGS; i++) {
 		s = &settings[i];
@@ -672,15 +820,17 @@ config_print(const struct config *cfg, FILE *out)
 		} else if (s->type == CONF_BOOL) {
 			memcpy(&b, p, sizeof(b));
 			fprintf(out, "%s = %s\n", s->name, b ? "yes" : "no");
+		} else if (s->type == CONF_LIST) {
+			/* A URL may carry a password: never print it. */
+			for (j = 0; j < cfg->ntarget_urls; j++) {
+				config_redact_url(cfg->target_urls[j], shown,
+				    sizeof(shown));
+				fprintf(out, "%s = \"%s\"\n", s->name, shown);
+			}
 		} else if (strcmp(s->name, "master-key") == 0)
 			fprintf(out, "%s = %s\n", s->name,
 			    *p != '\0' ? "(set)" : "(none)");
-		else if (s->check == check_url) {
-			char shown[CONFIG_URL_MAX];
-
-			config_redact_url(p, shown, sizeof(shown));
-			fprintf(out, "%s = \"%s\"\n", s->name, shown);
-		} else
+		else
 			fprintf(out, "%s = \"%s\"\n", s->name, p);
 	}
 }
@@ -760,7 +910,7 @@ config_redact_url(const char *url, char *out, size_t outlen)
 	if ((auth = strstr(url, "://")) == NULL)
 		return;
 	auth += 3;
-	end = auth + strcspn(auth, "/");
+	end = auth + strcspn(auth, "/ \t");
 	for (p = auth; p < end; p++)
 		if (*p == '@')
 			at = p;

@@ -15,11 +15,17 @@
 #define CONFIG_URL_MAX		2048
 #define CONFIG_SECRET_MAX	1024
 #define CONFIG_PREFIX_MAX	33	/* KEYGEN_PREFIX_MAX + NUL */
+#define CONFIG_UPSTREAMS_MAX	16	/* target-url values */
 
 struct config {
 	char	host[CONFIG_HOST_MAX];
 	long long port;
-	char	target_url[CONFIG_URL_MAX];
+	char	target_url[CONFIG_URL_MAX];	/* the first value's URL */
+	/* Every target-url value as given, "URL [option=value ...]";
+	 * ollaguardd/upstreams.c reads the options. */
+	char	target_urls[CONFIG_UPSTREAMS_MAX][CONFIG_URL_MAX];
+	int	ntarget_urls;
+	int	target_urls_layer;	/* the source that set them */
 	char	master_key[CONFIG_SECRET_MAX];
 	char	master_key_file[PATH_MAX];
 	char	prefix[CONFIG_PREFIX_MAX];
@@ -50,6 +56,13 @@ struct config {
 	char	log_level[16];
 	char	access_log[PATH_MAX];
 	char	access_log_format[16];
+	char	default_allow[32];
+	long long signature_window;
+	long long max_json_body;
+	long long health_interval;
+	long long queue_timeout;
+	long long retries;
+	int	expose_upstream;
 };
 
 /* config_load results */
@@ -60,6 +73,10 @@ struct config {
 /* Fills cfg from defaults, the file, the environment and argv, then reads
  * the master key file.  argv is not modified. */
 int	config_load(struct config *cfg, int argc, char *argv[], char *err,
+	    size_t errlen);
+/* The defaults and one config file (path NULL: none), nothing else: for
+ * ollaguard-keyctl, which needs a few of the daemon's settings. */
+int	config_read_file(struct config *cfg, const char *path, char *err,
 	    size_t errlen);
 void	config_usage(FILE *out, const char *progname);
 /* Every setting and its value, the master key shown only as set/unset. */
@@ -81,6 +98,8 @@ int	config_file_db(const char *path, char *db, size_t dblen, char *err,
 	    size_t errlen);
 /* The program's version, as --version prints it. */
 const char *config_version(void);
+/* Checks the URL that starts a target-url value. */
+int	config_check_url(const char *v, const char **why);
 /* Wipes the secrets held in cfg. */
 void	config_clear(struct config *cfg);
 

@@ -57,6 +57,18 @@ static const char *const kf_migrations[] = {
 	 * can only have come from the admin tool. */
 	"ALTER TABLE keys ADD COLUMN origin TEXT NOT NULL DEFAULT 'keyctl'"
 	"    CHECK (origin IN ('generate', 'keyctl', 'import'));",
+	/* 3: the key's policy: the classes it may use (a mask of
+	 * policyclass.h's bits; keys made before get infer,read, 3), its
+	 * model globs (NULL: every model), its limits (NULL: none), and
+	 * whether it is a secret or an ssh key. */
+	"ALTER TABLE keys ADD COLUMN allow INTEGER NOT NULL DEFAULT 3"
+	"    CHECK (allow BETWEEN 0 AND 7);"
+	"ALTER TABLE keys ADD COLUMN models TEXT;"
+	"ALTER TABLE keys ADD COLUMN rpm INTEGER CHECK (rpm > 0);"
+	"ALTER TABLE keys ADD COLUMN concurrency INTEGER"
+	"    CHECK (concurrency > 0);"
+	"ALTER TABLE keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret'"
+	"    CHECK (kind IN ('secret', 'ssh-ed25519'));",
 };
 
 _Static_assert(KF_NITEMS(kf_migrations) == KEYSTORE_SCHEMA_VERSION,

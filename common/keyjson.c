@@ -20,14 +20,17 @@
 #include "jsonwalk.h"
 #include "keygen.h"
 #include "keyjson.h"
+#include "keypolicy.h"
 #include "keyname.h"
 #include "keystore.h"
+#include "policyclass.h"
 #include "timefmt.h"
 
 #define KEYJSON_VERSION	1
 
 struct keyjson {
 	struct jsonwalk	 jw;
+	int		 allow;		/* classes of keys without "allow" */
 };
 
 /* One parsed entry of the file. */
@@ -77,11 +80,18 @@ keyjson_load(const char *buf, size_t len, char *err, size_t errlen)
 	kj->jw.buf = buf;
 	kj->jw.len = len;
 	kj->jw.version = KEYJSON_VERSION;
+	kj->allow = POLICY_DEFAULT_ALLOW;
 	if (jsonwalk_scan(&kj->jw, entry_check, err, errlen) == -1) {
 		free(kj);
 		return NULL;
 	}
 	return kj;
+}
+
+void
+keyjson_set_allow(struct keyjson *kj, int allow)
+{
+	kj->allow = allow;
 }
 
 size_t
@@ -106,6 +116,9 @@ entry_parse(const char *where, size_t i, json_t *v, int dohash,
 
 	memset(e, 0, sizeof(*e));
 	e->ki.origin = ORIGIN_IMPORT;
+	/* The original tool's keys, and exports from before key policy,
+	 * get the default classes. */
+	e->ki.allow = POLICY_DEFAULT_ALLOW;
 	if (json_is_string(v))
 		rc = parse_key(v, dohash, e, why, sizeof(why));
 	else if (json_is_object(v))
@@ -226,7 +239,7 @@ parse_object(json_t *o, int dohash, struct entry *e, char *why,
 		}
 		e->ki.requests = n;
 	}
-	return 0;
+	return keypolicy_from_json(o, 1, &e->ki, why, whylen);
 }
 
 /* A name that cannot be used costs the key its name, not the import. */
@@ -303,6 +316,8 @@ keyjson_store(struct keystore *ks, const struct keyjson *kj,
 	jsonwalk_start(&kj->jw, &w);
 	while ((rc = jsonwalk_next(&kj->jw, &w, &v, err, errlen)) == 1) {
 		rc = entry_parse(kj->jw.where, w.i - 1, v, 1, &e, err, errlen);
+		if (rc == 0 && json_object_get(v, "allow") == NULL)
+			e.ki.allow = kj->allow;
 		json_decref(v);
 		if (rc == -1)
 			goto fail;
@@ -496,6 +511,11 @@ keyjson_key_object(const struct keyinfo *ki, int form, int64_t now)
 			json_decref(o);
 			return NULL;
 		}
+	/* Both forms carry the key's policy, so an export moves it. */
+	if (keypolicy_to_json(o, ki) == -1) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 

@@ -43,6 +43,9 @@ int	keyjson_export(struct keystore *, FILE *out, char *err,
 struct keyjson	*keyjson_load(const char *buf, size_t len, char *err,
 		    size_t errlen);
 size_t		 keyjson_size(const struct keyjson *);
+/* The classes keyjson_store gives keys the file gives no "allow"
+ * (default-allow; infer,read unless set). */
+void		 keyjson_set_allow(struct keyjson *, int allow);
 int		 keyjson_store(struct keystore *, const struct keyjson *,
 		    struct keyjson_counts *, char *err, size_t errlen);
 void		 keyjson_free(struct keyjson *);

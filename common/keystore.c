@@ -22,7 +22,8 @@
 #define KS_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
 #define KS_COLS	"id, hash, hint, name, created_at, expires_at, revoked_at, " \
-		"last_used_at, requests, origin"
+		"last_used_at, requests, origin, allow, models, rpm, " \
+		"concurrency, kind"
 
 enum ks_stmt {
 	ST_BEGIN,
@@ -40,6 +41,7 @@ enum ks_stmt {
 	ST_COUNT,
 	ST_DATAVERSION,
 	ST_USE,
+	ST_UPDATE,
 	ST_MAX
 };
 
@@ -48,10 +50,10 @@ static const char *const ks_sql[ST_MAX] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT] = "INSERT INTO keys (hash, hint, name, created_at,"
-	    " expires_at, revoked_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    " expires_at, revoked_at, origin, allow, models, rpm, concurrency,"
+	    " kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_HASHEXISTS] = "SELECT 1 FROM keys WHERE hash = ?",
-	[ST_LOOKUP] = "SELECT id, expires_at, revoked_at, name FROM keys"
-	    " WHERE hash = ?",
+	[ST_LOOKUP] = "SELECT " KS_COLS " FROM keys WHERE hash = ?",
 	[ST_GETID] = "SELECT " KS_COLS " FROM keys WHERE id = ?",
 	/* A name may belong to several revoked keys and one active one;
 	 * the active one is the one meant, else the latest. */
@@ -68,6 +70,9 @@ static const char *const ks_sql[ST_MAX] = {
 	[ST_USE] = "UPDATE keys SET requests = requests + ?1,"
 	    " last_used_at = CASE WHEN ?2 > coalesce(last_used_at, 0)"
 	    " THEN ?2 ELSE last_used_at END WHERE id = ?3",
+	[ST_UPDATE] = "UPDATE keys SET name = ?, expires_at = ?, allow = ?,"
+	    " models = ?, rpm = ?, concurrency = ? WHERE id = ?"
+	    " AND revoked_at IS NULL",
 };
 
 struct keystore {
@@ -94,6 +99,11 @@ static const char *const ks_origins[] = {
 	[ORIGIN_IMPORT] = "import",
 };
 
+static const char *const ks_kinds[] = {
+	[KIND_SECRET] = "secret",
+	[KIND_SSH] = "ssh-ed25519",
+};
+
 static struct keystore	*ks_open_once(const char *, int, int *, char *,
 		    size_t);
 static int	ks_fail(struct keystore *, int);
@@ -103,6 +113,8 @@ static int	ks_txend(struct keystore *, int, int);
 static void	ks_row(sqlite3_stmt *, struct keyinfo *);
 static int	ks_get(struct keystore *, sqlite3_stmt *, struct keyinfo *);
 static int	ks_exists(struct keystore *, sqlite3_stmt *);
+static void	ks_bind_policy(sqlite3_stmt *, int, const struct keyinfo *);
+static int	ks_named(const char *const *, size_t, const char *, int *);
 
 
 /*
@@ -291,7 +303,9 @@ keystore_add(struct keystore *ks, const struct keyinfo *ki, int64_t *id)
 	    ki->origin < ORIGIN_GENERATE || ki->origin > ORIGIN_IMPORT ||
 	    ki->created_at < 0 || ki->created_at > TIMEFMT_MAX ||
 	    ki->expires_at < 0 || ki->expires_at > TIMEFMT_MAX ||
-	    ki->revoked_at < 0 || ki->revoked_at > TIMEFMT_MAX) {
+	    ki->revoked_at < 0 || ki->revoked_at > TIMEFMT_MAX ||
+	    ki->allow < 0 || ki->allow > 7 ||
+	    strnlen(ki->models, sizeof(ki->models)) == sizeof(ki->models)) {
 		strlcpy(ks->errmsg, "invalid key information",
 		    sizeof(ks->errmsg));
 		return -1;
@@ -310,6 +324,9 @@ keystore_add(struct keystore *ks, const struct keyinfo *ki, int64_t *id)
 	if (ki->revoked_at != 0)
 		sqlite3_bind_int64(st, 6, ki->revoked_at);
 	sqlite3_bind_text(st, 7, ks_origins[ki->origin], -1, SQLITE_STATIC);
+	ks_bind_policy(st, 8, ki);
+	sqlite3_bind_text(st, 12, ks_kinds[ki->kind == KIND_SSH], -1,
+	    SQLITE_STATIC);
 
 	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
 		if (id != NULL)
@@ -353,37 +370,30 @@ enum keystate
 keystore_lookup(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
     int64_t now, int64_t *id)
 {
-	return keystore_lookup_name(ks, hash, now, id, NULL, 0, NULL);
+	struct keyinfo	 ki;
+	enum keystate	 state;
+
+	state = keystore_lookup_info(ks, hash, now, &ki);
+	if (id != NULL)
+		*id = ki.id;
+	return state;
 }
 
 enum keystate
-keystore_lookup_name(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
-    int64_t now, int64_t *id, char *name, size_t namesize,
-    int64_t *expires_at)
+keystore_lookup_info(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
+    int64_t now, struct keyinfo *ki)
 {
-	sqlite3_stmt		*st = ks->st[ST_LOOKUP];
-	const unsigned char	*s;
-	enum keystate		 state;
-	int64_t			 expires;
-	int			 rc;
+	sqlite3_stmt	*st = ks->st[ST_LOOKUP];
+	enum keystate	 state;
+	int		 rc;
 
-	if (id != NULL)
-		*id = 0;
-	if (name != NULL && namesize > 0)
-		name[0] = '\0';
+	memset(ki, 0, sizeof(*ki));
 	sqlite3_bind_blob(st, 1, hash, KEYGEN_HASHLEN, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (id != NULL)
-			*id = sqlite3_column_int64(st, 0);
-		if (name != NULL && namesize > 0 &&
-		    (s = sqlite3_column_text(st, 3)) != NULL)
-			strlcpy(name, (const char *)s, namesize);
-		expires = sqlite3_column_int64(st, 1);
-		if (expires_at != NULL)
-			*expires_at = expires;
-		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		ks_row(st, ki);
+		if (ki->revoked_at != 0)
 			state = KEY_REVOKED;
-		else if (expires != 0 && expires <= now)
+		else if (ki->expires_at != 0 && ki->expires_at <= now)
 			state = KEY_EXPIRED;
 		else
 			state = KEY_ACTIVE;
@@ -395,6 +405,53 @@ keystore_lookup_name(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
 	}
 	ks_reset(st);
 	return state;
+}
+
+/* Binds allow, models, rpm and concurrency from column n on. */
+static void
+ks_bind_policy(sqlite3_stmt *st, int n, const struct keyinfo *ki)
+{
+	sqlite3_bind_int(st, n, ki->allow);
+	if (ki->models[0] != '\0')
+		sqlite3_bind_text(st, n + 1, ki->models, -1, SQLITE_STATIC);
+	if (ki->rpm != 0)
+		sqlite3_bind_int64(st, n + 2, ki->rpm);
+	if (ki->concurrency != 0)
+		sqlite3_bind_int64(st, n + 3, ki->concurrency);
+}
+
+int
+keystore_update(struct keystore *ks, const struct keyinfo *ki)
+{
+	sqlite3_stmt	*st = ks->st[ST_UPDATE];
+	int		 own, rc, ret;
+
+	if (strnlen(ki->name, sizeof(ki->name)) == sizeof(ki->name) ||
+	    ki->allow < 0 || ki->allow > 7 ||
+	    strnlen(ki->models, sizeof(ki->models)) == sizeof(ki->models)) {
+		strlcpy(ks->errmsg, "invalid key information",
+		    sizeof(ks->errmsg));
+		return -1;
+	}
+	if ((ret = ks_txbegin(ks, &own)) != 0)
+		return ret;
+	if (ki->name[0] != '\0')
+		sqlite3_bind_text(st, 1, ki->name, -1, SQLITE_STATIC);
+	if (ki->expires_at != 0)
+		sqlite3_bind_int64(st, 2, ki->expires_at);
+	ks_bind_policy(st, 3, ki);
+	sqlite3_bind_int64(st, 7, ki->id);
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+		if (sqlite3_changes(ks->db) == 0)
+			ret = KEYSTORE_NOTFOUND;
+	} else if (sqlite3_extended_errcode(ks->db) ==
+	    SQLITE_CONSTRAINT_UNIQUE) {
+		ks_fail(ks, rc);
+		ret = KEYSTORE_NAMETAKEN;
+	} else
+		ret = ks_fail(ks, rc);
+	ks_reset(st);
+	return ks_txend(ks, own, ret);
 }
 
 static void
@@ -418,12 +475,37 @@ ks_row(sqlite3_stmt *st, struct keyinfo *ki)
 	ki->revoked_at = sqlite3_column_int64(st, 6);
 	ki->last_used_at = sqlite3_column_int64(st, 7);
 	ki->requests = sqlite3_column_int64(st, 8);
-	/* The CHECK constraint keeps origin to the known names. */
-	ki->origin = ORIGIN_KEYCTL;
-	if ((s = sqlite3_column_text(st, 9)) != NULL)
-		for (i = 0; i < (int)KS_NITEMS(ks_origins); i++)
-			if (strcmp((const char *)s, ks_origins[i]) == 0)
-				ki->origin = i;
+	/* The CHECK constraints keep origin and kind to the known names;
+	 * an unknown kind would be read as nothing it could match. */
+	i = ORIGIN_KEYCTL;
+	ks_named(ks_origins, KS_NITEMS(ks_origins),
+	    (const char *)sqlite3_column_text(st, 9), &i);
+	ki->origin = i;
+	ki->allow = sqlite3_column_int(st, 10);
+	if ((s = sqlite3_column_text(st, 11)) != NULL)
+		strlcpy(ki->models, (const char *)s, sizeof(ki->models));
+	ki->rpm = sqlite3_column_int64(st, 12);
+	ki->concurrency = sqlite3_column_int64(st, 13);
+	i = KIND_SSH + 1;
+	ks_named(ks_kinds, KS_NITEMS(ks_kinds),
+	    (const char *)sqlite3_column_text(st, 14), &i);
+	ki->kind = i;
+}
+
+/* The index of name in names into *i; -1 (and *i as it was) if none. */
+static int
+ks_named(const char *const *names, size_t n, const char *name, int *i)
+{
+	size_t	 j;
+
+	if (name == NULL)
+		return -1;
+	for (j = 0; j < n; j++)
+		if (strcmp(name, names[j]) == 0) {
+			*i = j;
+			return 0;
+		}
+	return -1;
 }
 
 /* Runs a bound single-row query: 0, KEYSTORE_NOTFOUND or -1. */
@@ -613,10 +695,27 @@ keystore_origin_parse(const char *name, enum keyorigin *origin)
 {
 	int	 i;
 
-	for (i = 0; i < (int)KS_NITEMS(ks_origins); i++)
-		if (strcmp(name, ks_origins[i]) == 0) {
-			*origin = i;
-			return 0;
-		}
-	return -1;
+	if (ks_named(ks_origins, KS_NITEMS(ks_origins), name, &i) == -1)
+		return -1;
+	*origin = i;
+	return 0;
+}
+
+const char *
+keystore_kind_name(enum keykind kind)
+{
+	if (kind != KIND_SECRET && kind != KIND_SSH)
+		return "unknown";
+	return ks_kinds[kind];
+}
+
+int
+keystore_kind_parse(const char *name, enum keykind *kind)
+{
+	int	 i;
+
+	if (ks_named(ks_kinds, KS_NITEMS(ks_kinds), name, &i) == -1)
+		return -1;
+	*kind = i;
+	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "keygen.h"
+#include "modelname.h"
 
 struct keystore;
 
@@ -31,6 +32,12 @@ enum keyorigin {
 	ORIGIN_IMPORT		/* ollaguard-keyctl import */
 };
 
+/* How a key is presented: its secret, or a request signed with it. */
+enum keykind {
+	KIND_SECRET = 0,	/* hash is SHA-256 of the secret */
+	KIND_SSH		/* hash is the sshkey_id of an ssh-ed25519 key */
+};
+
 /* Return values of the write calls besides 0 and -1. */
 #define KEYSTORE_EXISTS		-2	/* the hash is already stored */
 #define KEYSTORE_NAMETAKEN	-3	/* an active key has that name */
@@ -40,7 +47,7 @@ enum keyorigin {
 #define KEYSTORE_NAME_MAX	128
 
 /* The PRAGMA user_version this code writes; newer files are refused. */
-#define KEYSTORE_SCHEMA_VERSION	2
+#define KEYSTORE_SCHEMA_VERSION	3
 
 struct keyinfo {
 	int64_t		 id;
@@ -53,6 +60,12 @@ struct keyinfo {
 	int64_t		 last_used_at;	/* 0: never */
 	int64_t		 requests;
 	enum keyorigin	 origin;
+	/* The key's policy. */
+	int		 allow;		/* POLICY_* classes (policyclass.h) */
+	char		 models[MODELNAME_LIST_MAX];	/* "": every model */
+	uint32_t	 rpm;		/* 0: unlimited */
+	uint32_t	 concurrency;	/* 0: unlimited */
+	enum keykind	 kind;
 };
 
 /* One key's use since the last flush, for keystore_record_use. */
@@ -77,12 +90,16 @@ int		 keystore_add(struct keystore *, const struct keyinfo *,
 enum keystate	 keystore_lookup(struct keystore *,
 		    const uint8_t hash[KEYGEN_HASHLEN], int64_t now,
 		    int64_t *id);
-/* The same, and the key's name ("" when none) into name and its expiry
- * (0: never) into *expires_at, each unless NULL. */
-enum keystate	 keystore_lookup_name(struct keystore *,
+/* The same with everything the store knows of the key in *ki. */
+enum keystate	 keystore_lookup_info(struct keystore *,
 		    const uint8_t hash[KEYGEN_HASHLEN], int64_t now,
-		    int64_t *id, char *name, size_t namesize,
-		    int64_t *expires_at);
+		    struct keyinfo *ki);
+/*
+ * Changes a key that is not revoked: its name ("" for none), expiry and
+ * policy, all from *ki, by ki->id.  0, KEYSTORE_NOTFOUND,
+ * KEYSTORE_NAMETAKEN or -1.
+ */
+int		 keystore_update(struct keystore *, const struct keyinfo *);
 /* Finds a key by id, name or hash (for revoke and tests). */
 int		 keystore_get_id(struct keystore *, int64_t id,
 		    struct keyinfo *);
@@ -112,6 +129,9 @@ void		 keystore_rollback(struct keystore *);
 enum keystate	 keystore_key_state(const struct keyinfo *, int64_t now);
 const char	*keystore_state_name(enum keystate);
 const char	*keystore_origin_name(enum keyorigin);
+const char	*keystore_kind_name(enum keykind);
+/* -1 if name is not a kind name. */
+int		 keystore_kind_parse(const char *name, enum keykind *);
 /* -1 if name is not an origin name. */
 int		 keystore_origin_parse(const char *name, enum keyorigin *);
 

@@ -6,7 +6,14 @@
 #define KEYCTL_H
 
 #include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
 
+#include "modelname.h"
+#include "sshkey.h"
+
+struct json_t;
+struct keyinfo;
 struct keystore;
 
 /* Exit statuses. */
@@ -28,6 +35,52 @@ void		 keyctl_usage_error(const char *, ...)
 struct keystore	*keyctl_open(int);
 /* The database path, absolute once it exists, for messages. */
 const char	*keyctl_dbname(void);
+/* The running command's name, for messages. */
+const char	*keyctl_cmdname(void);
+/* The classes a new key gets: default-allow from --config, else
+ * infer,read.  Exits on a bad file. */
+int		 keyctl_default_allow(void);
+/*
+ * Finds a key by id (all digits), name, or the key itself.  0 and ki
+ * filled, or -1 after a message; pos numbers the argument.
+ */
+int		 keyctl_find(struct keystore *, const char *, int,
+		    struct keyinfo *);
+/* A key's metadata and policy as a JSON object, or NULL. */
+struct json_t	*keyctl_key_json(const struct keyinfo *, int64_t now);
+
+/* The policy flags of add and set, as keyctl_policy_opt read them. */
+#define KEYCTL_SET_ALLOW	0x01
+#define KEYCTL_SET_MODELS	0x02
+#define KEYCTL_SET_RPM		0x04
+#define KEYCTL_SET_CONCURRENCY	0x08
+#define KEYCTL_SET_SSH		0x10
+
+struct keyctl_policy {
+	int		 set;		/* KEYCTL_SET_* given */
+	int		 allow;
+	char		 models[MODELNAME_LIST_MAX];
+	uint32_t	 rpm;
+	uint32_t	 concurrency;
+	uint8_t		 pub[SSHKEY_PUBLEN];
+	char		 sshline[8192];
+};
+
+#define KEYCTL_POLICY_OPTS \
+	{ "allow", required_argument, NULL, 'A' }, \
+	{ "models", required_argument, NULL, 'M' }, \
+	{ "rpm", required_argument, NULL, 'R' }, \
+	{ "concurrency", required_argument, NULL, 'C' }, \
+	{ "ssh-key", required_argument, NULL, 'K' }, \
+	{ "ssh-key-file", required_argument, NULL, 'F' }
+
+/* 1 if ch was a policy flag (checked: exits 2 on a bad value). */
+int		 keyctl_policy_opt(int, const char *, struct keyctl_policy *);
+void		 keyctl_policy_apply(const struct keyctl_policy *,
+		    struct keyinfo *);
+/* Makes ki an ssh key's; its fingerprint into fpr. */
+void		 keyctl_ssh_key(const struct keyctl_policy *, struct keyinfo *,
+		    char *fpr, size_t fprlen);
 
 int		 do_add(int, char **);
 int		 do_revoke(int, char **);
@@ -36,5 +89,7 @@ int		 do_import(int, char **);
 int		 do_export(int, char **);
 int		 do_usage(int, char **);
 int		 do_genkey(int, char **);
+int		 do_set(int, char **);
+int		 do_show(int, char **);
 
 #endif

@@ -21,8 +21,7 @@
 #include "timefmt.h"
 #include "keyctl.h"
 
-static int	revoke_find(struct keystore *, const char *, int,
-		    struct keyinfo *);
+static void	add_store(struct keyinfo *, char *, size_t, const char *);
 static int	revoke_one(struct keystore *, const char *, int, int64_t);
 
 int
@@ -32,20 +31,22 @@ do_add(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "expires", required_argument, NULL, 'e' },
+		KEYCTL_POLICY_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static struct keyctl_policy	 p;
 	struct keyinfo			 ki;
-	struct keystore			*ks;
 	char				 key[KEYGEN_KEY_MAX];
-	char				 when[TIMEFMT_ISO_LEN];
 	const char			*name = NULL, *prefix, *errstr;
-	int64_t				 secs = 0, now, id;
-	int				 ch, rc, saved;
+	int64_t				 secs = 0, now;
+	int				 ch;
 
 	if ((prefix = getenv("OLLAGUARD_PREFIX")) == NULL)
 		prefix = "";
 	while ((ch = keyctl_getopt(argc, argv, ":h", opts)) != -1) {
+		if (keyctl_policy_opt(ch, optarg, &p))
+			continue;
 		switch (ch) {
 		case 'n':
 			name = optarg;
@@ -73,19 +74,43 @@ do_add(int argc, char **argv)
 
 	memset(&ki, 0, sizeof(ki));
 	now = time(NULL);
-	if (keygen_new(prefix, key, sizeof(key)) == -1)
-		errx(KEYCTL_FAIL, "add: cannot make a key");
-	keygen_hash(key, strlen(key), ki.hash);
-	keygen_hint(key, strlen(prefix), ki.hint, sizeof(ki.hint));
+	if (secs > INT64_MAX - now)
+		keyctl_usage_error("--expires: too far in the future");
+	if (p.set & KEYCTL_SET_SSH)
+		keyctl_ssh_key(&p, &ki, key, sizeof(key));
+	else {
+		if (keygen_new(prefix, key, sizeof(key)) == -1)
+			errx(KEYCTL_FAIL, "add: cannot make a key");
+		keygen_hash(key, strlen(key), ki.hash);
+		keygen_hint(key, strlen(prefix), ki.hint, sizeof(ki.hint));
+	}
 	if (name != NULL)
 		strlcpy(ki.name, name, sizeof(ki.name));
 	ki.created_at = now;
 	ki.expires_at = secs != 0 ? now + secs : 0;
 	ki.origin = ORIGIN_KEYCTL;
+	ki.allow = keyctl_default_allow();
+	keyctl_policy_apply(&p, &ki);
+
+	add_store(&ki, key, sizeof(key), name);
+	return KEYCTL_OK;
+}
+
+/*
+ * Stores ki and prints key (a secret, or an ssh key's fingerprint);
+ * exits on failure, after wiping the key.
+ */
+static void
+add_store(struct keyinfo *ki, char *key, size_t keysize, const char *name)
+{
+	struct keystore	*ks;
+	char		 when[TIMEFMT_ISO_LEN];
+	int64_t		 id;
+	int		 rc, saved;
 
 	ks = keyctl_open(KEYSTORE_DURABLE);
-	if ((rc = keystore_add(ks, &ki, &id)) != 0) {
-		explicit_bzero(key, sizeof(key));
+	if ((rc = keystore_add(ks, ki, &id)) != 0) {
+		explicit_bzero(key, keysize);
 		if (rc == KEYSTORE_NAMETAKEN)
 			errx(KEYCTL_FAIL, "add: name %s: an active key already "
 			    "has it", name);
@@ -93,8 +118,9 @@ do_add(int argc, char **argv)
 			errx(KEYCTL_FAIL, "add: %s: stayed locked by another "
 			    "writer; try again", keyctl_dbname());
 		errx(KEYCTL_FAIL, "add: %s: %s", keyctl_dbname(),
-		    rc == KEYSTORE_EXISTS ? "the new key collided with a "
-		    "stored one" : keystore_errmsg(ks));
+		    rc == KEYSTORE_EXISTS ? (ki->kind == KIND_SSH ? "that ssh "
+		    "key is already stored" : "the new key collided with a "
+		    "stored one") : keystore_errmsg(ks));
 	}
 
 	/*
@@ -104,31 +130,30 @@ do_add(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (printf("%s\n", key) < 0 || fflush(stdout) == EOF) {
 		saved = errno;
-		explicit_bzero(key, sizeof(key));
+		explicit_bzero(key, keysize);
 		rc = keystore_revoke(ks, id, time(NULL));
 		errno = saved;
 		err(KEYCTL_FAIL, "add: writing the key failed, key %" PRId64
-		    " (%s) %s", id, ki.hint, rc == 0 ? "revoked" :
+		    " (%s) %s", id, ki->hint, rc == 0 ? "revoked" :
 		    "COULD NOT BE REVOKED");
 	}
-	explicit_bzero(key, sizeof(key));
+	explicit_bzero(key, keysize);
 
-	if (ki.expires_at != 0) {
-		timefmt_iso(ki.expires_at, when, sizeof(when));
+	if (ki->expires_at != 0) {
+		timefmt_iso(ki->expires_at, when, sizeof(when));
 		warnx("key %" PRId64 " (%s) stored in %s, expires %s", id,
-		    ki.hint, keyctl_dbname(), when);
+		    ki->hint, keyctl_dbname(), when);
 	} else
-		warnx("key %" PRId64 " (%s) stored in %s", id, ki.hint,
+		warnx("key %" PRId64 " (%s) stored in %s", id, ki->hint,
 		    keyctl_dbname());
 	keystore_close(ks);
-	return KEYCTL_OK;
 }
 
-/* 0 and ki filled, -1 after a message.  pos numbers the argument. */
-static int
-revoke_find(struct keystore *ks, const char *arg, int pos,
+int
+keyctl_find(struct keystore *ks, const char *arg, int pos,
     struct keyinfo *ki)
 {
+	const char	*cmd = keyctl_cmdname();
 	uint8_t		 hash[KEYGEN_HASHLEN];
 	char		 hint[KEYGEN_HINT_MAX];
 	const char	*errstr;
@@ -136,17 +161,17 @@ revoke_find(struct keystore *ks, const char *arg, int pos,
 	int		 rc;
 
 	if (*arg == '\0') {
-		warnx("revoke: argument %d is empty", pos);
+		warnx("%s: argument %d is empty", cmd, pos);
 		return -1;
 	}
 	if (strspn(arg, "0123456789") == strlen(arg)) {
 		id = strtonum(arg, 1, LLONG_MAX, &errstr);
 		if (errstr != NULL) {
-			warnx("revoke: id %s: %s", arg, errstr);
+			warnx("%s: id %s: %s", cmd, arg, errstr);
 			return -1;
 		}
 		if ((rc = keystore_get_id(ks, id, ki)) == KEYSTORE_NOTFOUND) {
-			warnx("revoke: id %lld: no such key", id);
+			warnx("%s: id %lld: no such key", cmd, id);
 			return -1;
 		}
 	} else {
@@ -159,13 +184,13 @@ revoke_find(struct keystore *ks, const char *arg, int pos,
 		if (rc == KEYSTORE_NOTFOUND) {
 			/* It may be a key: show only its hint. */
 			keygen_hint(arg, 0, hint, sizeof(hint));
-			warnx("revoke: argument %d (%s): no key has that name "
-			    "or is that key", pos, hint);
+			warnx("%s: argument %d (%s): no key has that name "
+			    "or is that key", cmd, pos, hint);
 			return -1;
 		}
 	}
 	if (rc != 0) {
-		warnx("revoke: %s: %s", keyctl_dbname(), rc == KEYSTORE_BUSY ?
+		warnx("%s: %s: %s", cmd, keyctl_dbname(), rc == KEYSTORE_BUSY ?
 		    "stayed locked by another writer" : keystore_errmsg(ks));
 		return -1;
 	}
@@ -178,7 +203,7 @@ revoke_one(struct keystore *ks, const char *arg, int pos, int64_t now)
 	struct keyinfo	ki;
 	int		rc;
 
-	if (revoke_find(ks, arg, pos, &ki) == -1)
+	if (keyctl_find(ks, arg, pos, &ki) == -1)
 		return -1;
 	if (ki.revoked_at != 0) {
 		printf("key %" PRId64 " (%s) was already revoked\n", ki.id,

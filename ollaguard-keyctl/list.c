@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "keyjson.h"
+#include "keypolicy.h"
 #include "keystore.h"
 #include "timefmt.h"
 #include "keyctl.h"
@@ -113,6 +114,19 @@ print_row(const struct keyinfo *ki, void *arg)
 	return ferror(stdout) ? -1 : 0;
 }
 
+json_t *
+keyctl_key_json(const struct keyinfo *ki, int64_t now)
+{
+	json_t	*o;
+
+	if ((o = keyjson_key_object(ki, KEYJSON_LIST, now)) == NULL) {
+		warnx("%s: key %" PRId64 ": its name or hint is not UTF-8",
+		    keyctl_cmdname(), ki->id);
+		return NULL;
+	}
+	return o;
+}
+
 static int
 print_json(const struct keyinfo *ki, void *arg)
 {
@@ -120,9 +134,7 @@ print_json(const struct keyinfo *ki, void *arg)
 	json_t		*o;
 	int		 rc = -1;
 
-	if ((o = keyjson_key_object(ki, KEYJSON_LIST, l->now)) == NULL) {
-		warnx("list: key %" PRId64 ": its name or hint is not UTF-8",
-		    ki->id);
+	if ((o = keyctl_key_json(ki, l->now)) == NULL) {
 		l->failed = 1;
 		return -1;
 	}

@@ -20,11 +20,22 @@
 
 #include "config.h"
 #include "keystore.h"
+#include "config.h"
 #include "log.h"
+#include "policyclass.h"
 #include "keyctl.h"
 
 #define KEYCTL_DEFAULT_DB	"./ollaguard.db"
 #define KEYCTL_SYSTEM_CONFIG	"/etc/ollaguard/ollaguard.conf"
+
+#define POLICY_HELP \
+	"  --allow classes      endpoint classes: read, infer, manage\n" \
+	"                       (default: default-allow of --config, else\n" \
+	"                       infer,read)\n" \
+	"  --models globs       model globs, comma-separated, such as\n" \
+	"                       'llama3,qwen2*' ('' for every model)\n" \
+	"  --rpm n              requests per minute (0: unlimited)\n" \
+	"  --concurrency n      requests at once (0: unlimited)\n"
 
 struct keyctl_cmd {
 	const char	*name;
@@ -41,20 +52,35 @@ static void	zfree(void *);
 
 static const struct keyctl_cmd cmds[] = {
 	{ "add", do_add,
-	  "[--name name] [--prefix prefix] [--expires duration]",
+	  "[--name name] [--prefix prefix] [--expires duration]\n"
+	  "    [--allow classes] [--models globs] [--rpm n] [--concurrency n]\n"
+	  "    [--ssh-key 'ssh-ed25519 AAAA... comment' | --ssh-key-file file]",
 	  "Creates a key and prints it alone on standard output; where it was\n"
 	  "stored goes to standard error.  Only its hash is kept: the key\n"
-	  "cannot be shown again.\n"
+	  "cannot be shown again.  With --ssh-key, stores the public key of an\n"
+	  "Ollama CLI user (OLLAMA_AUTH=1) and prints its SHA256 fingerprint.\n"
 	  "  --name name          a label, unique among active keys, not all\n"
 	  "                       digits\n"
 	  "  --prefix prefix      text before the random part (default:\n"
 	  "                       $OLLAGUARD_PREFIX, else none)\n"
 	  "  --expires duration   lifetime such as 30d, 12h, 90m or 45s\n"
-	  "                       (default: never)\n" },
+	  "                       (default: never)\n"
+	  POLICY_HELP },
+	{ "set", do_set,
+	  "id|name [--name new] [--expires duration|never] [--allow classes]\n"
+	  "    [--models globs] [--rpm n] [--concurrency n]",
+	  "Changes an active key; the daemon applies it on the next request.\n"
+	  "  --name new           a new label\n"
+	  "  --expires duration   a new lifetime from now, or never\n"
+	  POLICY_HELP },
+	{ "show", do_show, "id|name [--json]",
+	  "Shows one key's metadata and policy, never the key.\n"
+	  "  --json   one JSON object, as list --json writes them\n" },
 	{ "list", do_list, "[--json]",
 	  "Shows every key: id, name, hint, created, expires, last used,\n"
 	  "requests and state (active, revoked or expired).  Never the key.\n"
-	  "  --json   a JSON array, times in ISO 8601 UTC or null\n" },
+	  "  --json   a JSON array, times in ISO 8601 UTC or null, with each\n"
+	  "           key's allow, models, rpm, concurrency and kind\n" },
 	{ "revoke", do_revoke, "id|name|key ...",
 	  "Revokes each key given by its id (an all-digit argument), its name\n"
 	  "or the key itself.  An unknown one is reported and makes the exit\n"
@@ -92,6 +118,9 @@ static const struct keyctl_cmd cmds[] = {
 
 static char			 dbpath[PATH_MAX];
 static const char		*dbfrom;
+/* The daemon's config file, when there is one: the db and default-allow
+ * settings come from it. */
+static const char		*confpath;
 static char			 dbreal[PATH_MAX];
 static const struct keyctl_cmd	*curcmd;
 
@@ -205,6 +234,34 @@ keyctl_open(int flags)
 }
 
 const char *
+keyctl_cmdname(void)
+{
+	return curcmd != NULL ? curcmd->name : getprogname();
+}
+
+int
+keyctl_default_allow(void)
+{
+	struct config	*cfg;
+	char		 msg[PATH_MAX + 128];
+	int		 mask;
+
+	if (confpath == NULL)
+		return POLICY_DEFAULT_ALLOW;
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		err(KEYCTL_FAIL, "%s", keyctl_cmdname());
+	if (config_read_file(cfg, confpath, msg, sizeof(msg)) != CONFIG_OK)
+		errx(KEYCTL_USAGE, "%s: --config %s", keyctl_cmdname(), msg);
+	/* The setting was checked when the file was read. */
+	if (policy_allow_parse(cfg->default_allow, &mask, msg,
+	    sizeof(msg)) == -1)
+		mask = POLICY_DEFAULT_ALLOW;
+	config_clear(cfg);
+	free(cfg);
+	return mask;
+}
+
+const char *
 keyctl_dbname(void)
 {
 	return dbreal[0] != '\0' ? dbreal : dbpath;
@@ -253,29 +310,28 @@ zfree(void *p)
 static void
 find_db(const char *flag, const char *config)
 {
-	const char	*env, *file = NULL;
+	const char	*env;
 	char		 msg[PATH_MAX + 512], cwd[PATH_MAX];
 
+	if (config != NULL)
+		confpath = config;
+	else if ((env = getenv("OLLAGUARD_CONFIG")) != NULL && *env != '\0')
+		confpath = env;
+	else if (access(KEYCTL_SYSTEM_CONFIG, F_OK) == 0)
+		confpath = KEYCTL_SYSTEM_CONFIG;
 	if (flag != NULL)
 		strlcpy(dbpath, flag, sizeof(dbpath));
 	else if ((env = getenv("OLLAGUARD_DB")) != NULL && *env != '\0') {
 		strlcpy(dbpath, env, sizeof(dbpath));
 		dbfrom = "OLLAGUARD_DB";
 	} else {
-		if (config != NULL)
-			file = config;
-		else if ((env = getenv("OLLAGUARD_CONFIG")) != NULL &&
-		    *env != '\0')
-			file = env;
-		else if (access(KEYCTL_SYSTEM_CONFIG, F_OK) == 0)
-			file = KEYCTL_SYSTEM_CONFIG;
-		if (file == NULL)
+		if (confpath == NULL)
 			strlcpy(dbpath, KEYCTL_DEFAULT_DB, sizeof(dbpath));
-		else if (config_file_db(file, dbpath, sizeof(dbpath), msg,
+		else if (config_file_db(confpath, dbpath, sizeof(dbpath), msg,
 		    sizeof(msg)) == -1)
 			errx(KEYCTL_FAIL, "%s (give the database with --db)",
 			    msg);
-		dbfrom = file;
+		dbfrom = confpath;
 	}
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		err(KEYCTL_FAIL, "getcwd");

@@ -124,6 +124,7 @@ do_import(int argc, char **argv)
 		    "characters (the first is entry %zu, counted from 0); "
 		    "nothing imported (--allow-short imports them)", what,
 		    nshort, nshort == 1 ? "" : "s", KEYJSON_KEY_MIN, first);
+	keyjson_set_allow(kj, keyctl_default_allow());
 
 	ks = keyctl_open(KEYSTORE_DURABLE);
 	if (keyjson_store(ks, kj, &c, msg, sizeof(msg)) == -1)

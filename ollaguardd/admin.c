@@ -17,8 +17,10 @@
 #include "dbconn.h"
 #include "keygen.h"
 #include "keyname.h"
+#include "keypolicy.h"
 #include "keystore.h"
 #include "log.h"
+#include "policyclass.h"
 #include "reply.h"
 #include "timefmt.h"
 
@@ -26,12 +28,19 @@
 
 static char		 prefix[CONFIG_PREFIX_MAX];
 static int		 have_master;
+static int		 default_allow = POLICY_DEFAULT_ALLOW;
 
 void
 admin_init(const struct config *cfg)
 {
+	char err[96];
+
 	strlcpy(prefix, cfg->prefix, sizeof(prefix));
 	have_master = cfg->master_key[0] != '\0';
+	/* Checked when the settings were read. */
+	if (policy_allow_parse(cfg->default_allow, &default_allow, err,
+	    sizeof(err)) == -1)
+		default_allow = POLICY_DEFAULT_ALLOW;
 }
 
 int
@@ -89,11 +98,16 @@ read_body(struct client *c, char *buf, size_t size, struct outcome *o)
 	return (ssize_t)len;
 }
 
-/* Parses {"name": ..., "expires_in": ...}; NULL or a reason. */
+/*
+ * Parses {"name": ..., "expires_in": ..., "allow": ..., "models": ...,
+ * "rpm": ..., "concurrency": ...}; NULL or a reason.
+ */
 static const char *
-parse_options(const char *body, size_t len, char *name, size_t namesize,
+parse_options(const char *body, size_t len, struct keyinfo *ki,
     int64_t *expires_in)
 {
+	char *name = ki->name;
+	size_t namesize = sizeof(ki->name);
 	static char why[256];
 	json_error_t jerr;
 	json_t *root, *v;
@@ -145,24 +159,33 @@ parse_options(const char *body, size_t len, char *name, size_t namesize,
 				return "\"expires_in\" must be a duration such "
 				    "as \"30d\", \"12h\" or \"90m\"";
 			}
-		} else {
+		} else if (strcmp(key, "allow") != 0 &&
+		    strcmp(key, "models") != 0 && strcmp(key, "rpm") != 0 &&
+		    strcmp(key, "concurrency") != 0) {
 			snprintf(why, sizeof(why), "unknown field \"%.64s\" "
-			    "(expected \"name\" and \"expires_in\")", key);
+			    "(expected \"name\", \"expires_in\", \"allow\", "
+			    "\"models\", \"rpm\", \"concurrency\")", key);
 			json_decref(root);
 			return why;
 		}
+	}
+	if (keypolicy_from_json(root, 0, ki, why, sizeof(why)) == -1) {
+		json_decref(root);
+		return why;
 	}
 	json_decref(root);
 	return NULL;
 }
 
 static void
-reply_key(struct client *c, const char *key, int64_t id, const char *name,
-    int64_t expires_at, struct outcome *o)
+reply_key(struct client *c, const char *key, int64_t id,
+    const struct keyinfo *ki, struct outcome *o)
 {
 	char iso[TIMEFMT_ISO_LEN];
+	const char *name = ki->name;
+	int64_t expires_at = ki->expires_at;
 	json_t *obj;
-	char *s;
+	char *s = NULL;
 
 	obj = json_object();
 	json_object_set_new(obj, "key", json_string(key));
@@ -174,7 +197,8 @@ reply_key(struct client *c, const char *key, int64_t id, const char *name,
 		json_object_set_new(obj, "expires_at", json_string(iso));
 	} else
 		json_object_set_new(obj, "expires_at", json_null());
-	s = json_dumps(obj, JSON_COMPACT);
+	if (keypolicy_to_json(obj, ki) == 0)
+		s = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);
 	if (s == NULL) {
 		o->close = 1;
@@ -277,8 +301,9 @@ admin_generate(struct client *c, enum auth_result a,
 		return;
 
 	memset(&ki, 0, sizeof(ki));
-	if ((why = parse_options(body, (size_t)len, ki.name, sizeof(ki.name),
-	    &expires_in)) != NULL) {
+	ki.allow = default_allow;
+	if ((why = parse_options(body, (size_t)len, &ki, &expires_in)) !=
+	    NULL) {
 		reply_fail(c, o, 400, why, "admin");
 		return;
 	}
@@ -295,6 +320,6 @@ admin_generate(struct client *c, enum auth_result a,
 	}
 	log_info("/key/generate: new key %lld%s%s", (long long)id,
 	    ki.name[0] != '\0' ? " named " : "", ki.name);
-	reply_key(c, key, id, ki.name, ki.expires_at, o);
+	reply_key(c, key, id, &ki, o);
 	explicit_bzero(key, sizeof(key));
 }

@@ -8,6 +8,12 @@
  * PRAGMA data_version tells in one cheap step, so a key added or revoked
  * anywhere takes effect on the very next request.  Use counters are
  * kept here and written every few seconds in one transaction.
+ *
+ * Both the good keys and the misses (unknown, revoked or expired) are
+ * cached by hash, and both caches are dropped whenever data_version
+ * moves: a client that retries a wrong key costs one PRAGMA, not a
+ * lookup, and a key created a moment ago is never refused, since its
+ * creation moved data_version before it could be asked for.
  */
 #include <string.h>
 #include <strings.h>
@@ -16,14 +22,19 @@
 #include "auth.h"
 #include "config.h"
 #include "dbconn.h"
+#include "keyauth.h"
 #include "keygen.h"
 #include "keystore.h"
 #include "log.h"
+#include "policyclass.h"
+#include "request.h"
+#include "sshkey.h"
 
 #define AUTH_KEY_MAX	1024
 #define AUTH_USES	64
 #define AUTH_FLUSH_SECS	5
 #define AUTH_CACHE	64
+#define AUTH_MISSES	64
 
 static uint8_t		 master_hash[KEYGEN_HASHLEN];
 static uint8_t		 prefixed_hash[KEYGEN_HASHLEN];
@@ -41,9 +52,20 @@ struct cached {
 	uint8_t		 hash[KEYGEN_HASHLEN];
 	int64_t		 id;		/* 0: empty */
 	int64_t		 expires_at;
+	enum keykind	 kind;
 	char		 name[KEYSTORE_NAME_MAX];
+	int		 allow;
+	char		 models[MODELNAME_LIST_MAX];
+	uint32_t	 rpm;
+	uint32_t	 concurrency;
 };
 static struct cached	 cache[AUTH_CACHE];
+/* Hashes no active key has, until the database changes. */
+struct miss {
+	uint8_t		 hash[KEYGEN_HASHLEN];
+	int		 used;
+};
+static struct miss	 misses[AUTH_MISSES];
 static char		 last_key[AUTH_KEY_MAX];
 static size_t		 last_len;
 static uint8_t		 last_hash[KEYGEN_HASHLEN];
@@ -90,6 +112,7 @@ auth_refresh(struct keystore *ks)
 	if (!changed)
 		return 0;
 	memset(cache, 0, sizeof(cache));
+	memset(misses, 0, sizeof(misses));
 	if (have_master)
 		return 0;
 	if ((n = keystore_count_active(ks, time(NULL))) == -1) {
@@ -112,6 +135,30 @@ cache_slot(const uint8_t hash[KEYGEN_HASHLEN])
 	return &cache[hash[0] % AUTH_CACHE];
 }
 
+/* The slot of a miss: another byte than the good keys' slot uses. */
+static struct miss *
+miss_slot(const uint8_t hash[KEYGEN_HASHLEN])
+{
+	return &misses[hash[1] % AUTH_MISSES];
+}
+
+static int
+is_miss(const uint8_t hash[KEYGEN_HASHLEN])
+{
+	struct miss *m = miss_slot(hash);
+
+	return m->used && keygen_hash_equal(m->hash, hash);
+}
+
+static void
+note_miss(const uint8_t hash[KEYGEN_HASHLEN])
+{
+	struct miss *m = miss_slot(hash);
+
+	memcpy(m->hash, hash, KEYGEN_HASHLEN);
+	m->used = 1;
+}
+
 /*
  * Hashes the key, reusing the last digest when a keep-alive client sends
  * the same key again (compared in constant time: it may be someone
@@ -128,14 +175,6 @@ hash_key(const char *key, size_t len, uint8_t hash[KEYGEN_HASHLEN])
 	memcpy(last_key, key, len);
 	last_len = len;
 	memcpy(last_hash, hash, KEYGEN_HASHLEN);
-}
-
-int
-auth_open_mode(void)
-{
-	if (auth_refresh(dbconn_get()) == -1)
-		return 0;
-	return open_mode;
 }
 
 static void
@@ -174,60 +213,66 @@ bearer_key(const char *v, size_t len, size_t *keylen)
 	return v + i;
 }
 
-enum auth_result
-auth_check(const char *hdr, size_t len, struct auth_who *who)
+/* Who passes everything: the master key, or anyone in open mode. */
+static enum auth_result
+auth_all(struct auth_who *who, int master)
 {
-	uint8_t hash[KEYGEN_HASHLEN];
-	struct keystore *ks;
-	struct cached *slot;
-	const char *key;
-	size_t keylen;
-	int64_t expires = 0;
-	time_t now;
-	int is_master;
+	who->master = master;
+	who->open = !master;
+	who->allow = POLICY_ALL;
+	return AUTH_PASS;
+}
 
-	who->key_id = 0;
-	who->master = who->open = 0;
-	who->name[0] = '\0';
-	if ((key = bearer_key(hdr, len, &keylen)) != NULL)
-		hash_key(key, keylen, hash);
-	if (key != NULL && have_master) {
-		/* Both compared, always, so timing says nothing.  The master
-		 * key needs no database, so it works when that is down. */
-		is_master = keygen_hash_equal(hash, master_hash);
-		is_master |= keygen_hash_equal(hash, prefixed_hash);
-		if (is_master) {
-			who->master = 1;
-			return AUTH_PASS;
-		}
-	}
-	ks = dbconn_get();
-	if (auth_refresh(ks) == -1)
-		return AUTH_UNAVAILABLE;
-	/* With no key configured anywhere, any key (or none) passes: the
-	 * clients of an open proxy may well send one. */
-	if (open_mode) {
-		who->open = 1;
-		return AUTH_PASS;
-	}
-	if (key == NULL)
-		return AUTH_MISSING;
-	now = time(NULL);
+static void
+who_from(struct auth_who *who, const struct cached *k)
+{
+	who->key_id = k->id;
+	strlcpy(who->name, k->name, sizeof(who->name));
+	who->allow = k->allow;
+	strlcpy(who->models, k->models, sizeof(who->models));
+	who->rpm = k->rpm;
+	who->concurrency = k->concurrency;
+}
+
+/*
+ * The key whose hash (or, for kind KIND_SSH, identity) is hash: from the
+ * cache, else from the database, which fills the cache.  A key of the
+ * other kind is no key: a secret never matches an ssh key's row.
+ */
+static enum auth_result
+auth_lookup(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
+    enum keykind kind, struct auth_who *who)
+{
+	struct keyinfo ki;
+	struct cached *slot;
+	time_t now = time(NULL);
+
 	slot = cache_slot(hash);
 	if (slot->id != 0 && keygen_hash_equal(slot->hash, hash) &&
+	    slot->kind == kind &&
 	    (slot->expires_at == 0 || slot->expires_at > now)) {
-		who->key_id = slot->id;
-		strlcpy(who->name, slot->name, sizeof(who->name));
+		who_from(who, slot);
 		auth_record(who->key_id, now);
 		return AUTH_PASS;
 	}
-	switch (keystore_lookup_name(ks, hash, now, &who->key_id, who->name,
-	    sizeof(who->name), &expires)) {
+	/* A key refused since the database last changed is refused again
+	 * without asking it. */
+	if (is_miss(hash))
+		return AUTH_INVALID;
+	switch (keystore_lookup_info(ks, hash, now, &ki)) {
 	case KEY_ACTIVE:
+		if (ki.kind != kind)
+			return AUTH_INVALID;
 		memcpy(slot->hash, hash, KEYGEN_HASHLEN);
-		slot->id = who->key_id;
-		slot->expires_at = expires;
-		strlcpy(slot->name, who->name, sizeof(slot->name));
+		slot->id = ki.id;
+		slot->expires_at = ki.expires_at;
+		slot->kind = ki.kind;
+		strlcpy(slot->name, ki.name, sizeof(slot->name));
+		slot->allow = ki.allow;
+		strlcpy(slot->models, ki.models, sizeof(slot->models));
+		slot->rpm = ki.rpm;
+		slot->concurrency = ki.concurrency;
+		who_from(who, slot);
 		auth_record(who->key_id, now);
 		return AUTH_PASS;
 	case KEY_ERROR:
@@ -235,8 +280,114 @@ auth_check(const char *hdr, size_t len, struct auth_who *who)
 		    keystore_errmsg(ks));
 		return AUTH_UNAVAILABLE;
 	default:
+		note_miss(hash);
 		return AUTH_INVALID;
 	}
+}
+
+/* A secret key (NULL: none given). */
+static enum auth_result
+auth_secret(const char *key, size_t keylen, struct auth_who *who)
+{
+	uint8_t hash[KEYGEN_HASHLEN];
+	struct keystore *ks;
+	int is_master;
+
+	if (key != NULL)
+		hash_key(key, keylen, hash);
+	if (key != NULL && have_master) {
+		/* Both compared, always, so timing says nothing.  The master
+		 * key needs no database, so it works when that is down. */
+		is_master = keygen_hash_equal(hash, master_hash);
+		is_master |= keygen_hash_equal(hash, prefixed_hash);
+		if (is_master)
+			return auth_all(who, 1);
+	}
+	ks = dbconn_get();
+	if (auth_refresh(ks) == -1)
+		return AUTH_UNAVAILABLE;
+	/* With no key configured anywhere, any key (or none) passes: the
+	 * clients of an open proxy may well send one. */
+	if (open_mode)
+		return auth_all(who, 0);
+	if (key == NULL)
+		return AUTH_MISSING;
+	return auth_lookup(ks, hash, KIND_SECRET, who);
+}
+
+static void
+who_clear(struct auth_who *who)
+{
+	who->key_id = 0;
+	who->master = who->open = 0;
+	who->name[0] = '\0';
+	who->allow = 0;
+	who->models[0] = '\0';
+	who->rpm = who->concurrency = 0;
+	who->why = NULL;
+}
+
+enum auth_result
+auth_check(const char *hdr, size_t len, struct auth_who *who)
+{
+	const char *key;
+	size_t keylen = 0;
+
+	who_clear(who);
+	key = bearer_key(hdr, len, &keylen);
+	return auth_secret(key, keylen, who);
+}
+
+/* A signed request: the signature first, then the key's row. */
+static enum auth_result
+auth_signed(const struct request *r, const struct keyauth *ka,
+    int64_t window, struct auth_who *who)
+{
+	uint8_t id[SSHKEY_IDLEN];
+	struct keystore *ks;
+
+	ks = dbconn_get();
+	if (auth_refresh(ks) == -1)
+		return AUTH_UNAVAILABLE;
+	if (open_mode)
+		return auth_all(who, 0);
+	if (keyauth_verify(ka, r->method, r->target, r->target_len,
+	    time(NULL), window, &who->why) == -1)
+		return AUTH_INVALID;
+	sshkey_id(ka->pub, id);
+	return auth_lookup(ks, id, KIND_SSH, who);
+}
+
+enum auth_result
+auth_request(const struct request *r, int64_t window, struct auth_who *who)
+{
+	struct keyauth ka;
+	enum auth_result a;
+
+	who_clear(who);
+	switch (keyauth_from_request(r, &ka)) {
+	case KEYAUTH_CONFLICT:
+		a = AUTH_CONFLICT;
+		break;
+	case KEYAUTH_SECRET:
+		a = auth_secret(ka.secret, ka.secretlen, who);
+		break;
+	case KEYAUTH_SSH:
+		a = auth_signed(r, &ka, window, who);
+		break;
+	case KEYAUTH_MALFORMED:
+		/* Open mode lets any credential through, even a broken one;
+		 * with keys, a broken one is a wrong one. */
+		a = auth_secret(NULL, 0, who);
+		if (a == AUTH_MISSING)
+			a = AUTH_INVALID;
+		break;
+	default:
+		a = auth_secret(NULL, 0, who);
+		break;
+	}
+	keyauth_clear(&ka);
+	return a;
 }
 
 void
@@ -267,5 +418,6 @@ auth_cleanup(void)
 	explicit_bzero(last_key, sizeof(last_key));
 	explicit_bzero(last_hash, sizeof(last_hash));
 	explicit_bzero(cache, sizeof(cache));
+	explicit_bzero(misses, sizeof(misses));
 	explicit_bzero(prefixed_hash, sizeof(prefixed_hash));
 }

@@ -10,14 +10,17 @@
 #include <stdint.h>
 
 #include "keystore.h"
+#include "modelname.h"
 
 struct config;
+struct request;
 
 enum auth_result {
 	AUTH_PASS,
 	AUTH_MISSING,		/* no Bearer key: 401 */
 	AUTH_INVALID,		/* unknown, revoked or expired: 401 */
-	AUTH_UNAVAILABLE	/* the database failed: 503, never allow */
+	AUTH_UNAVAILABLE,	/* the database failed: 503, never allow */
+	AUTH_CONFLICT		/* Authorization and x-api-key differ: 400 */
 };
 
 struct auth_who {
@@ -25,15 +28,26 @@ struct auth_who {
 	int		 master;
 	int		 open;		/* no key configured: all pass */
 	char		 name[KEYSTORE_NAME_MAX];	/* the key's, or "" */
+	/* The key's policy; everything for master and open mode. */
+	int		 allow;		/* POLICY_* classes */
+	char		 models[MODELNAME_LIST_MAX];	/* "": every model */
+	uint32_t	 rpm;		/* 0: unlimited */
+	uint32_t	 concurrency;	/* 0: unlimited */
+	const char	*why;		/* for the log: why AUTH_INVALID */
 };
 
 /* The database comes from dbconn. */
 void		 auth_init(const struct config *);
-/* hdr is the Authorization value (NULL when absent). */
+/* hdr is the Authorization value (NULL when absent): Bearer only. */
 enum auth_result auth_check(const char *hdr, size_t len,
 		    struct auth_who *who);
-/* 1 when neither a master key nor an active key exists. */
-int		 auth_open_mode(void);
+/*
+ * A proxied request, with the key in any form keyauth.h knows: a secret
+ * (Bearer, x-api-key, Basic) or the Ollama CLI's signature, checked
+ * against window seconds.
+ */
+enum auth_result auth_request(const struct request *, int64_t window,
+		    struct auth_who *who);
 /* Writes the batched use counters if due (or now, with force). */
 void		 auth_flush(int force);
 void		 auth_cleanup(void);

@@ -113,7 +113,7 @@ hdr_add(struct curl_slist *tail, size_t *used, int *n, const char *name,
  * body itself; empty "Name:" entries remove headers curl would add.
  */
 struct curl_slist *
-headers_upstream(const struct request *r, const char *addr)
+headers_upstream(const struct request *r, const char *addr, int identity)
 {
 	struct curl_slist *tail = NULL;
 	const struct header *h;
@@ -126,6 +126,9 @@ headers_upstream(const struct request *r, const char *addr)
 		if (headers_is_hop(h->name, h->namelen) ||
 		    name_is(h->name, h->namelen, "host") ||
 		    name_is(h->name, h->namelen, "authorization") ||
+		    name_is(h->name, h->namelen, "x-api-key") ||
+		    (identity && name_is(h->name, h->namelen,
+		    "accept-encoding")) ||
 		    name_is(h->name, h->namelen, "expect") ||
 		    name_is(h->name, h->namelen, "content-length") ||
 		    name_is(h->name, h->namelen, "x-forwarded-for") ||
@@ -143,6 +146,10 @@ headers_upstream(const struct request *r, const char *addr)
 	tail = hdr_add(tail, &used, &n, "X-Forwarded-For", 15, addr,
 	    strlen(addr));
 	tail = hdr_add(tail, &used, &n, "X-Forwarded-Proto", 17, "http", 4);
+	/* A list the daemon filters must come uncompressed. */
+	if (identity)
+		tail = hdr_add(tail, &used, &n, "Accept-Encoding", 15,
+		    "identity", 8);
 	if ((host = request_header(r, RH_HOST, &hostlen)) != NULL)
 		tail = hdr_add(tail, &used, &n, "X-Forwarded-Host", 16, host,
 		    hostlen);

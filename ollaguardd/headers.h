@@ -24,8 +24,11 @@ struct response_head {
 /* 1 for a hop-by-hop header (RFC 9110 7.6.1), which never crosses. */
 int		 headers_is_hop(const char *name, size_t len);
 /* The headers for upstream, in static memory valid until the next
- * call; addr is the client's, for X-Forwarded-For. */
-struct curl_slist *headers_upstream(const struct request *, const char *addr);
+ * call; addr is the client's, for X-Forwarded-For.  Neither
+ * Authorization nor x-api-key crosses.  With identity, the upstream is
+ * asked for an uncompressed body (Accept-Encoding: identity). */
+struct curl_slist *headers_upstream(const struct request *, const char *addr,
+		    int identity);
 /* Builds the client's head from upstream's raw header lines (status
  * line first).  NULL, or why the response must be refused (502). */
 const char	*headers_response(const char *raw, size_t rawlen,

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "master.h"
 #include "upgrade.h"
+#include "upstreams.h"
 
 extern char	**environ;
 
@@ -247,9 +248,14 @@ check_config(struct config *cfg)
 {
 	struct keystore *ks;
 	char err[PATH_MAX + 512], dir[PATH_MAX];
+	struct upstreams ups;
 	long long active = 0;
 	int rc = 0;
 
+	if (upstreams_parse(cfg, &ups, err, sizeof(err)) == -1) {
+		fprintf(stderr, "ollaguardd: %s\n", err);
+		rc = 1;
+	}
 	strlcpy(dir, cfg->db, sizeof(dir));
 	if (access(dirname(dir), W_OK | X_OK) == -1) {
 		fprintf(stderr, "ollaguardd: db %s: folder: %s\n", cfg->db,
@@ -267,6 +273,7 @@ check_config(struct config *cfg)
 		keystore_close(ks);
 	}
 	config_print(cfg, stdout);
+	upstreams_print(&ups, stdout);
 	if (rc != 0)
 		printf("# configuration FAILED\n");
 	else if (cfg->master_key[0] == '\0' && active <= 0) {
@@ -339,14 +346,52 @@ copy_argv(int argc, char *argv[])
 	return v;
 }
 
+/* The pid file, locked: a second instance is refused naming the first. */
+static void
+open_pidfile(const struct config *cfg)
+{
+	pid_t other;
+
+	if (cfg->pidfile[0] == '\0')
+		return;
+	pfh = pidfile_open(cfg->pidfile, 0644, &other);
+	if (pfh == NULL && errno == EEXIST)
+		fatalx("%s: ollaguardd is already running as pid %ld",
+		    cfg->pidfile, (long)other);
+	if (pfh == NULL)
+		fatal("pidfile %s", cfg->pidfile);
+	pid_owner = getpid();
+	atexit(remove_pidfile);
+}
+
+/* What the daemon is about to do, and whether anything guards it. */
+static void
+log_started(const struct config *cfg, int64_t active)
+{
+	char url[CONFIG_URL_MAX];
+
+	config_redact_url(cfg->target_url, url, sizeof(url));
+	log_info("ollaguardd %s %s %s port %lld, forwarding to %s, %lld "
+	    "workers", config_version(), upgrade_adopted() ? "took over" :
+	    "listening on", cfg->host, cfg->port, url, cfg->workers);
+	if (cfg->master_key[0] == '\0' && active == 0)
+		log_warnx("AUTHENTICATION IS OFF: no master key and no active "
+		    "key in %s, so every request passes. %s", cfg->db,
+		    AUTH_OFF_HINT);
+	else
+		log_info("authentication on: %s%lld active key%s in %s",
+		    cfg->master_key[0] != '\0' ? "master key and " : "",
+		    (long long)active, active == 1 ? "" : "s", cfg->db);
+}
+
 int
 main(int argc, char *argv[])
 {
+	struct upstreams ups;
 	struct config *cfg;
 	sigset_t early;
-	char err[PATH_MAX + 512], cwd[PATH_MAX], url[CONFIG_URL_MAX], **args;
+	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
 	int64_t active;
-	pid_t other;
 	int fd, rc;
 
 	/* Until the master has its handlers, a SIGHUP from logrotate or a
@@ -390,19 +435,12 @@ main(int argc, char *argv[])
 		free_argv(args);
 		return rc;
 	}
+	if (upstreams_parse(cfg, &ups, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (cfg->syslog)
 		log_syslog(log_facility_parse(cfg->syslog_facility));
 
-	if (cfg->pidfile[0] != '\0') {
-		pfh = pidfile_open(cfg->pidfile, 0644, &other);
-		if (pfh == NULL && errno == EEXIST)
-			fatalx("%s: ollaguardd is already running as pid %ld",
-			    cfg->pidfile, (long)other);
-		if (pfh == NULL)
-			fatal("pidfile %s", cfg->pidfile);
-		pid_owner = getpid();
-		atexit(remove_pidfile);
-	}
+	open_pidfile(cfg);
 	/* An upgrade hands the socket over: it never closes. */
 	if ((fd = upgrade_adopt(cfg->host, cfg->port)) == -1)
 		fd = listen_on(cfg);
@@ -429,20 +467,10 @@ main(int argc, char *argv[])
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		fatal("pidfile %s", cfg->pidfile);
 
-	config_redact_url(cfg->target_url, url, sizeof(url));
-	log_info("ollaguardd %s %s %s port %lld, forwarding to %s, %lld "
-	    "workers", config_version(), upgrade_adopted() ? "took over" :
-	    "listening on", cfg->host, cfg->port, url, cfg->workers);
-	if (cfg->master_key[0] == '\0' && active == 0)
-		log_warnx("AUTHENTICATION IS OFF: no master key and no active "
-		    "key in %s, so every request passes. %s", cfg->db,
-		    AUTH_OFF_HINT);
-	else
-		log_info("authentication on: %s%lld active key%s in %s",
-		    cfg->master_key[0] != '\0' ? "master key and " : "",
-		    (long long)active, active == 1 ? "" : "s", cfg->db);
+	log_started(cfg, active);
 	/* master_run owns cfg from here (a reload replaces it). */
-	rc = master_run(fd, cfg, argc, args, cwd);
+	rc = master_run(fd, pfh != NULL ? pidfile_fileno(pfh) : -1, cfg, argc,
+	    args, cwd);
 	free_argv(args);
 	curl_global_cleanup();
 	return rc;

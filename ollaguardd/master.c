@@ -1,13 +1,21 @@
 /*
  * master: the prefork pool, after Apache's prefork MPM.
  *
- * Signal handlers only set flags.  The loop wakes on any signal, and
- * otherwise four times a second, then: acts on the flags, reaps exited
- * workers, and keeps between --min-spare and --max-spare workers idle
- * (never more than --max-workers in all).  Spawning doubles its rate
- * each second the pool stays short (1, 2, 4 ... 32); surplus idle
- * workers are retired a third at a time, so a pool grown by a burst is
- * back to --max-spare idle within about 15 s.
+ * Signal handlers only set flags.  The loop wakes on any signal, on a
+ * worker's word that the pool ran short, and otherwise four times a
+ * second, then: acts on the flags, reaps exited workers, and keeps
+ * between --min-spare and --max-spare workers idle (never more than
+ * --max-workers in all).
+ *
+ * Growing follows demand at once.  A worker that takes a connection and
+ * leaves fewer than --min-spare idle writes the scoreboard's eventfd;
+ * the master wakes and forks the shortfall plus a burst margin (what
+ * waits in the accept queue, and at least 4, 8 ... 64 while wake-ups
+ * keep coming within a second): a fork of our small workers costs well
+ * under a millisecond, so there is no reason to ration them as Apache
+ * does for heavy children.  The crash backoff still holds it back.  Shrinking stays gradual: surplus
+ * idle workers are retired a third at a time, so a pool grown by a
+ * burst is back to --max-spare idle within about 15 s.
  *
  * The pid-to-slot table is the master's own memory; the scoreboard
  * slot a worker writes is freed here, after waitpid(), never by the
@@ -20,7 +28,11 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +41,15 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "keylimit.h"
 #include "log.h"
 #include "master.h"
+#include "health.h"
 #include "peerlimit.h"
+#include "poller.h"
 #include "scoreboard.h"
 #include "upgrade.h"
+#include "upstreams.h"
 #include "worker.h"
 
 #define QUICK_DEATH_SECS	2
@@ -41,6 +57,8 @@
 #define SPAWN_RATE_MAX		32
 #define QUIT_GRACE_MS		2000
 #define TICK_MS			250
+#define BURST_MIN		4
+#define BURST_MAX		64
 
 struct worker {
 	pid_t		 pid;
@@ -56,6 +74,7 @@ static int			 nslots;
 static uint32_t			 generation;
 static struct config		*cur;
 static int			 lfd;
+static int			 pidfd = -1;
 static int			 spawn_rate = 1;
 static int			 spawned_this_second;
 static int			 short_this_second;
@@ -63,6 +82,8 @@ static int64_t			 next_second;
 static int			 at_limit_logged;
 static time_t			 backoff_until;
 static int			 backoff;
+static int			 burst;
+static int64_t			 last_burst_ms;
 
 static void
 on_signal(int sig)
@@ -118,6 +139,11 @@ spawn(int i)
 		return -1;
 	case 0:
 		free(wk);
+		/* The pidfile's lock (flock) lives as long as any copy of its
+		 * descriptor: a worker that kept one would make a new master
+		 * refuse to start while an orphaned stream runs on. */
+		if (pidfd != -1)
+			close(pidfd);
 		worker_main(lfd, cur, master, i, &old);
 		/* NOTREACHED */
 	default:
@@ -170,9 +196,11 @@ reap(void)
 		for (i = 0; i < nslots; i++)
 			if (wk[i].pid == pid)
 				break;
-		/* Not a worker: a new master from an upgrade that failed. */
+		/* Not a worker: the poller, or a new master from an upgrade
+		 * that failed. */
 		if (i == nslots) {
-			upgrade_reaped(pid, status);
+			if (!upgrade_reaped(pid, status))
+				poller_reaped(pid);
 			continue;
 		}
 		s = sb_slot(i);
@@ -195,7 +223,11 @@ reap(void)
 			if (time(NULL) - wk[i].started < QUICK_DEATH_SECS)
 				quick++;
 		}
+		/* Before the slot is free: a concurrency slot the dead
+		 * worker held goes back to its key. */
+		keylimit_release_dead(i);
 		sb_clear(i);
+		health_slot_gone(i);
 		wk[i].pid = 0;
 	}
 	if (quick > 0) {
@@ -209,6 +241,78 @@ reap(void)
 	return replace;
 }
 
+/* Counts live workers, and those of them idle (or starting) and not
+ * retiring. */
+static void
+count_pool(int *all, int *idle)
+{
+	struct sb_slot *s;
+	int i;
+
+	*all = *idle = 0;
+	for (i = 0; i < nslots; i++) {
+		if (wk[i].pid == 0)
+			continue;
+		(*all)++;
+		if (wk[i].retiring)
+			continue;
+		s = sb_slot(i);
+		if (s->state == SB_IDLE || s->state == SB_STARTING)
+			(*idle)++;
+	}
+}
+
+/*
+ * Connections waiting in the listen socket's accept queue: for a
+ * listening socket Linux reports the queue's length as tcpi_unacked.
+ */
+static int
+queued(void)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return 0;
+	return (int)ti.tcpi_unacked;
+}
+
+/*
+ * A worker said the pool ran short: fork the shortfall and a burst
+ * margin now.  The margin is what waits in the accept queue, and at
+ * least a number that starts at 0 (a lone dip below min-spare costs one
+ * fork, not a crowd the next seconds retire again) and doubles from 4
+ * while wake-ups follow each other within a second; a burst of hundreds
+ * of connections is met in one or two rounds.
+ */
+static void
+grow(void)
+{
+	int64_t now = mono_ms();
+	int all, idle, want;
+
+	if (time(NULL) < backoff_until)
+		return;
+	count_pool(&all, &idle);
+	if (idle >= cur->min_spare || all >= cur->max_workers)
+		return;
+	if (now - last_burst_ms > 1000)
+		burst = 0;	/* a lone dip: the shortfall is enough */
+	else if (burst == 0)
+		burst = BURST_MIN;
+	else if (burst < BURST_MAX)
+		burst *= 2;
+	last_burst_ms = now;
+	want = queued();
+	if (want < burst)
+		want = burst;
+	want += (int)cur->min_spare - idle;
+	if (want > (int)cur->max_workers - all)
+		want = (int)cur->max_workers - all;
+	spawn_n(want);
+}
+
 /*
  * Keeps the idle count between min-spare and max-spare.  Runs every
  * tick (a quarter second) so a pool that ran out of idle workers gets
@@ -217,20 +321,10 @@ reap(void)
 static void
 maintain(void)
 {
-	struct sb_slot *s;
 	int64_t now = mono_ms();
-	int i, all = 0, idle = 0, want, n;
+	int i, all, idle, want, n;
 
-	for (i = 0; i < nslots; i++) {
-		if (wk[i].pid == 0)
-			continue;
-		all++;
-		if (wk[i].retiring)
-			continue;
-		s = sb_slot(i);
-		if (s->state == SB_IDLE || s->state == SB_STARTING)
-			idle++;
-	}
+	count_pool(&all, &idle);
 	if (now >= next_second) {
 		next_second = now + 1000;
 		/* The rate doubles each second the pool stays short. */
@@ -389,6 +483,7 @@ keep_fixed(struct config *n, const struct config *o)
 static void
 reload(int argc, char **argv, const char *cwd)
 {
+	static struct upstreams ups;
 	struct config *n;
 	char err[PATH_MAX + 512];
 	int i, old = 0;
@@ -398,7 +493,8 @@ reload(int argc, char **argv, const char *cwd)
 		return;
 	}
 	if (config_load(n, argc, argv, err, sizeof(err)) != CONFIG_OK ||
-	    config_absolute(n, cwd, err, sizeof(err)) == -1) {
+	    config_absolute(n, cwd, err, sizeof(err)) == -1 ||
+	    upstreams_parse(n, &ups, err, sizeof(err)) == -1) {
 		log_warnx("reload failed, keeping the old settings: %s", err);
 		config_clear(n);
 		free(n);
@@ -412,7 +508,9 @@ reload(int argc, char **argv, const char *cwd)
 	config_clear(cur);
 	free(cur);
 	cur = n;
+	sb_set_min_spare((int)cur->min_spare);
 	generation++;
+	poller_start(cur);
 	/* New workers first, so no connection waits for the old to go. */
 	for (i = 0; i < nslots; i++)
 		if (wk[i].pid != 0 && !wk[i].retiring) {
@@ -445,15 +543,16 @@ listen_send_timeout(int fd, int seconds)
 }
 
 int
-master_run(int fd, struct config *cfg, int argc, char **argv,
+master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
     const char *cwd)
 {
 	struct sigaction sa;
-	struct timespec ts;
+	struct pollfd pfd;
 	int64_t next_maintain = 0;
 	int i, n, ready = 0;
 
 	lfd = fd;
+	pidfd = pid_fd;
 	cur = cfg;
 	nslots = (int)cfg->max_workers;
 	if (cfg->workers > nslots)
@@ -462,8 +561,15 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 		fatal("calloc");
 	if (sb_init(nslots) == -1)
 		fatal("scoreboard for %d workers", nslots);
+	sb_set_min_spare((int)cfg->min_spare);
+	pfd.fd = sb_wake_fd();
+	pfd.events = POLLIN;
 	if (peerlimit_init() == -1)
 		fatal("shared table of client addresses");
+	if (keylimit_init(nslots) == -1)
+		fatal("shared table of key limits");
+	if (health_init(nslots) == -1 || poller_start(cfg) == -1)
+		fatal("health table of the upstreams");
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -483,9 +589,9 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 
 	spawn_n((int)cfg->workers);
 	while (!got_stop && !got_quit) {
-		ts.tv_sec = 0;
-		ts.tv_nsec = TICK_MS * 1000 * 1000;
-		nanosleep(&ts, NULL);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, TICK_MS) == -1 && errno != EINTR)
+			fatal("poll");
 		if (got_stop || got_quit)
 			break;
 		if (got_hup) {
@@ -507,8 +613,13 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 					kill(wk[i].pid, SIGUSR1);
 		}
 		n = reap();
+		poller_tick();
 		if (n > 0 && time(NULL) >= backoff_until)
 			spawn_n(n);
+		if (pfd.revents & POLLIN) {
+			sb_woken();
+			grow();
+		}
 		/* A signal (a worker's exit, say) wakes the loop early; the
 		 * pool is looked at once a tick, not once per wake-up. */
 		if (mono_ms() >= next_maintain) {
@@ -524,6 +635,7 @@ master_run(int fd, struct config *cfg, int argc, char **argv,
 	 */
 	close(lfd);
 	lfd = -1;
+	poller_stop();
 	if (got_quit)
 		stop_now();
 	else

@@ -11,10 +11,11 @@ struct config;
 /*
  * Runs until told to stop; returns the exit status.  cfg is the master's
  * to keep and replace on reload; argv (a private copy) and cwd are what
- * a reload reads the settings with.
+ * a reload reads the settings with.  pid_fd (-1: none) is the locked
+ * pidfile, which workers close at once: the lock is the master's alone.
  */
-int	master_run(int listen_fd, struct config *cfg, int argc, char **argv,
-	    const char *cwd);
+int	master_run(int listen_fd, int pid_fd, struct config *cfg, int argc,
+	    char **argv, const char *cwd);
 
 /*
  * Sets the send timeout accepted sockets inherit from the listen

@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -29,6 +30,7 @@
 #include "endpoint.h"
 #include "headers.h"
 #include "log.h"
+#include "modellist.h"
 #include "monotime.h"
 #include "proxy.h"
 #include "reply.h"
@@ -84,6 +86,12 @@ struct xfer {
 	size_t		 replay_pos;
 	int		 replay_ok;
 	int		 replaying;
+
+	/* The caller's body and list filter (proxy_req), if any. */
+	const struct proxy_req *pr;
+	size_t		 body_pos;
+	int		 listing;	/* collect the answer in list */
+	struct modellist list;		/* freed by proxy_forward */
 };
 
 struct xbufs {
@@ -241,12 +249,19 @@ write_cb(char *data, size_t size, size_t nitems, void *arg)
 	struct xfer *xf = arg;
 	struct iovec iov[4];
 	char chunk[24];
+	const char *why;
 	size_t len = size * nitems;
 	int n = 0;
 
 	xf->last_rx_ms = monotime_ms();
 	if (len == 0 || xf->is_head)
 		return len;
+	if (xf->listing) {
+		if (modellist_add(&xf->list, xf->pr->list_max, data, len,
+		    &why) == -1)
+			return bad_upstream(xf, why);
+		return len;
+	}
 	if (xf->head_pending) {
 		iov[n].iov_base = xb.head;
 		iov[n++].iov_len = xf->headlen;
@@ -279,6 +294,14 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 	size_t room = size * nitems, n;
 	ssize_t got;
 
+	if (xf->pr != NULL && xf->pr->body != NULL) {
+		n = xf->pr->bodylen - xf->body_pos;
+		if (n > room)
+			n = room;
+		memcpy(buf, xf->pr->body + xf->body_pos, n);
+		xf->body_pos += n;
+		return n;
+	}
 	if (xf->replaying) {
 		n = xf->replay_len - xf->replay_pos;
 		if (n > room)
@@ -315,6 +338,13 @@ seek_cb(void *arg, curl_off_t offset, int origin)
 {
 	struct xfer *xf = arg;
 
+	if (xf->pr != NULL && xf->pr->body != NULL) {
+		if (origin != SEEK_SET || offset < 0 ||
+		    (size_t)offset > xf->pr->bodylen)
+			return CURL_SEEKFUNC_CANTSEEK;
+		xf->body_pos = (size_t)offset;
+		return CURL_SEEKFUNC_OK;
+	}
 	if (origin != SEEK_SET || !xf->replay_ok || offset < 0 ||
 	    (size_t)offset > xf->replay_len)
 		return CURL_SEEKFUNC_CANTSEEK;
@@ -361,7 +391,7 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	 * status at once; the moment lets a broken first chunk still turn
 	 * into a clean 502.
 	 */
-	if (xf->head_pending && !xf->is_head &&
+	if (xf->head_pending && !xf->is_head && !xf->listing &&
 	    now - xf->head_ready_ms >= HEAD_HOLD_MS && send_head(xf) == -1) {
 		xf->fail = PF_CLIENT_GONE;
 		return 1;
@@ -392,9 +422,12 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
  * sets only what it needs.  HEAD uses NOBODY, never CUSTOMREQUEST.
  */
 static void
-set_method(struct request *r)
+set_method(struct request *r, const struct proxy_req *pr)
 {
 	curl_off_t size = r->chunked ? -1 : (curl_off_t)r->content_length;
+
+	if (pr != NULL && pr->body != NULL)
+		size = (curl_off_t)pr->bodylen;
 
 	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, NULL);
@@ -458,7 +491,7 @@ arm_once(void)
 }
 
 static void
-arm(struct client *c)
+arm(struct client *c, const struct xfer *xf)
 {
 	struct request *r = &c->req;
 
@@ -467,8 +500,8 @@ arm(struct client *c)
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	limit_ms = endpoint_is_manage(r) ? manage_ms : silence_ms;
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
-	    headers_upstream(r, c->addr));
-	set_method(r);
+	    headers_upstream(r, c->addr, xf->listing));
+	set_method(r, xf->pr);
 }
 
 static const char *
@@ -504,12 +537,43 @@ logpath_len(const struct request *r)
 	return (int)(q != NULL ? (size_t)(q - r->target) : r->target_len);
 }
 
+/*
+ * A model list read whole: a 200 goes out filtered, with its new length;
+ * another status as it came.  Not a list: 502, nothing of it sent.
+ */
+static void
+finish_list(struct xfer *xf, struct outcome *o)
+{
+	struct request *r = &xf->c->req;
+	int rc;
+
+	o->close = xf->close_after || client_closing(xf->c) ||
+	    !r->body_done;
+	rc = modellist_reply(xf->c, xf->status, &xf->list, xf->pr->allow,
+	    xf->pr->arg, o->close);
+	if (rc == -2) {
+		log_warnx("%s %.*s: 502: the model list is not JSON",
+		    r->method, logpath_len(r), r->target);
+		reply_fail(xf->c, o, 502, "the Ollama server's model list is "
+		    "not JSON", proxy_fail_name(PF_UPSTREAM_BAD));
+		return;
+	}
+	o->status = xf->status;
+	o->fail = proxy_fail_name(rc == -1 ? PF_CLIENT_GONE : PF_NONE);
+	if (rc == -1)
+		o->close = 1;
+}
+
 /* A transfer that ended without an error of its own. */
 static void
 finish(struct xfer *xf, struct outcome *o)
 {
 	struct request *r = &xf->c->req;
 
+	if (xf->listing) {
+		finish_list(xf, o);
+		return;
+	}
 	if (xf->head_pending && send_head(xf) == -1)
 		xf->fail = PF_CLIENT_GONE;
 	else if (xf->chunked_out && client_send(xf->c, "0\r\n\r\n", 5) == -1)
@@ -577,7 +641,8 @@ fail(struct xfer *xf, CURLcode rc, struct outcome *o)
 }
 
 void
-proxy_forward(struct client *c, struct outcome *o)
+proxy_forward(struct client *c, const struct proxy_req *pr,
+    struct outcome *o)
 {
 	struct request *r = &c->req;
 	struct xfer *xf = &xfer;
@@ -593,19 +658,25 @@ proxy_forward(struct client *c, struct outcome *o)
 		.start_us = monotime_us(),
 		.ttfb_us = -1,
 		.replay_ok = 1,
+		.pr = pr,
+		.listing = pr != NULL && pr->allow != NULL &&
+		    r->method_id == HTTP_GET,
 	};
 	errbuf[0] = '\0';
 	o->ttfb_us = -1;
-	if (r->expect_continue && r->has_body && client_continue(c) == -1) {
+	/* A body the caller read has had its 100 Continue. */
+	if (r->expect_continue && r->has_body && (pr == NULL ||
+	    pr->body == NULL) && client_continue(c) == -1) {
 		o->fail = proxy_fail_name(PF_CLIENT_GONE);
 		o->close = 1;
 		return;
 	}
-	arm(c);
+	arm(c, xf);
 	rc = curl_easy_perform(curl);
 	o->ttfb_us = xf->ttfb_us;
 	if (rc == CURLE_OK && xf->fail == PF_NONE)
 		finish(xf, o);
 	else
 		fail(xf, rc, o);
+	modellist_free(&xf->list);
 }

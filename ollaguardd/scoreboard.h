@@ -34,7 +34,7 @@ struct sb_slot {
 	char			 client[SB_ADDR_MAX];	/* "" when none */
 };
 
-/* Maps nslots slots; -1 on failure. */
+/* Maps nslots slots and makes the wake-up descriptor; -1 on failure. */
 int		 sb_init(int nslots);
 int		 sb_size(void);
 struct sb_slot	*sb_slot(int i);
@@ -45,5 +45,20 @@ void		 sb_set_state(struct sb_slot *, enum sb_state);
 void		 sb_set_what(struct sb_slot *, const char *method,
 		    const char *path, size_t pathlen);
 const char	*sb_state_name(int state);
+
+/*
+ * Growing the pool on demand.  Workers keep a shared count of the idle
+ * (starting or in accept()); a worker that takes a connection and
+ * leaves fewer than min-spare idle makes the wake-up descriptor (an
+ * eventfd) readable, at most once until the master has looked.
+ */
+/* Worker, right after accept(): its slot is busy; wakes the master if
+ * the pool is now short. */
+void		 sb_note_busy(struct sb_slot *);
+/* Master: the idle count workers compare with (min-spare). */
+void		 sb_set_min_spare(int);
+/* Master: the descriptor to poll, and taking a wake-up off it. */
+int		 sb_wake_fd(void);
+void		 sb_woken(void);
 
 #endif

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "client.h"
 #include "config.h"
+#include "gate.h"
 #include "log.h"
 #include "monotime.h"
 #include "peerlimit.h"
@@ -40,10 +41,11 @@ static struct sb_slot		*slot;
 static struct auth_who		 req_who;
 
 void
-serve_init(const struct config *cfg, struct sb_slot *s)
+serve_init(const struct config *cfg, struct sb_slot *s, int slotno)
 {
 	conf = cfg;
 	slot = s;
+	gate_init(cfg, slotno);
 }
 
 static int
@@ -126,11 +128,18 @@ refuse_key(struct client *c, enum auth_result a, struct outcome *o)
 		    "db-unavailable");
 		return;
 	}
+	if (a == AUTH_CONFLICT) {
+		reply_fail(c, o, 400, "Authorization and x-api-key name "
+		    "different keys", "bad-request");
+		return;
+	}
 	o->fail = "auth";
 	if (conf->auth_fail_limit > 0 && limited(c, o))
 		return;
-	log_warnx("auth failed: client=%s reason=%s", c->addr,
-	    a == AUTH_MISSING ? "missing-key" : "invalid-key");
+	log_warnx("auth failed: client=%s reason=%s%s%s", c->addr,
+	    a == AUTH_MISSING ? "missing-key" : "invalid-key",
+	    req_who.why != NULL ? ": " : "",
+	    req_who.why != NULL ? req_who.why : "");
 	o->status = 401;
 	if (reply_error_hdrs(c, 401, a == AUTH_MISSING ?
 	    "missing API key: send \"Authorization: Bearer <key>\"" :
@@ -160,13 +169,32 @@ dispatch_admin(struct client *c, struct access_entry *e, struct outcome *o)
 	admin_generate(c, a, &req_who, o);
 }
 
+/* Forwards a request that passed auth, if its key's policy lets it. */
+static void
+forward_gated(struct client *c, struct outcome *o)
+{
+	struct gate g;
+
+	if (gate_check(c, &req_who, &g) == -1) {
+		settle_body(c, o);
+		o->status = g.status;
+		o->fail = g.fail;
+		if (reply_error_hdrs(c, g.status, g.msg, g.hdrs != NULL ?
+		    g.hdrs : "", o->close) == -1)
+			o->close = 1;
+		gate_done(&g);
+		return;
+	}
+	sb_set_state(slot, SB_PROXYING);
+	proxy_forward(c, g.use_pr ? &g.pr : NULL, o);
+	gate_done(&g);
+}
+
 static void
 dispatch(struct client *c, struct access_entry *e, struct outcome *o)
 {
 	struct request *r = &c->req;
 	enum auth_result a;
-	const char *hdr;
-	size_t len;
 
 	memset(&req_who, 0, sizeof(req_who));
 	if (admin_match(c)) {
@@ -185,17 +213,18 @@ dispatch(struct client *c, struct access_entry *e, struct outcome *o)
 			return;
 		}
 	} else {
-		hdr = request_header(r, RH_AUTHORIZATION, &len);
-		a = auth_check(hdr, len, &req_who);
+		a = auth_request(r, conf->signature_window, &req_who);
 		entry_who(e, a, &req_who);
 		if (a != AUTH_PASS) {
 			refuse_key(c, a, o);
 			return;
 		}
 		slot->key_id = req_who.key_id;
+		forward_gated(c, o);
+		return;
 	}
 	sb_set_state(slot, SB_PROXYING);
-	proxy_forward(c, o);
+	proxy_forward(c, NULL, o);
 }
 
 /* The access log entry's fields that the request itself gives. */

@@ -12,7 +12,7 @@ struct config;
 struct sb_slot;
 
 /* After fork, once per worker; slot is the worker's scoreboard slot. */
-void	serve_init(const struct config *, struct sb_slot *slot);
+void	serve_init(const struct config *, struct sb_slot *slot, int slotno);
 /*
  * Right after accept(), before a byte is read: the per-address
  * connection cap.  0 to serve the connection; -1 once it is refused

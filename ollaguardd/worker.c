@@ -186,7 +186,7 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 		exit(1);
 	auth_init(cfg);
 	admin_init(cfg);
-	serve_init(cfg, slot);
+	serve_init(cfg, slot, slotno);
 	if (proxy_init(cfg) == -1)
 		exit(1);
 	cl.keepalive_ms = (int)cfg->keepalive_timeout * 1000;
@@ -215,6 +215,7 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 			auth_flush(0);
 			continue;
 		}
+		sb_note_busy(slot);	/* wakes the master if the pool is short */
 		client_start(&cl, fd, (struct sockaddr *)&ss);
 		serve_connection(&cl);
 		auth_flush(0);

@@ -45,8 +45,16 @@ KEEP_BODY_MAX = 1024 * 1024  # bodies up to this size are kept in memory
 IDLE_MAX = 60.0  # an idle upstream connection is dropped after this
 GATE_MAX = 15.0  # a gated route goes on by itself after this
 
+PS_EMPTY_BODY = b'{"models":[]}'
 TAGS_BODY = (b'{"models":[{"name":"llama3:8b","model":"llama3:8b",'
              b'"size":4661224676,"digest":"365c0bd3c000"}]}')
+# Model lists with several models, for the filtered lists of key policy.
+PS_BODY = (b'{"models":[{"name":"llama3:latest","model":"llama3:latest"},'
+           b'{"name":"qwen2:7b","model":"qwen2:7b"},'
+           b'{"name":"team/private:1","model":"team/private:1"}]}')
+OAI_MODELS_BODY = (b'{"object":"list","data":[{"id":"llama3:latest",'
+                   b'"object":"model"},{"id":"qwen2:7b","object":"model"},'
+                   b'{"id":"mistral:latest","object":"model"}]}')
 NDJSON_LINES = [
     b'{"model":"llama3","response":"Hel","done":false}\n',
     b'{"model":"llama3","response":"lo","done":false}\n',
@@ -378,6 +386,9 @@ class StubUpstream:
         self.requests = []
         self.connections = []
         self.errors = []  # protocol errors the stub hit
+        # What /api/tags and /api/ps answer; a test may set them.
+        self.tags_body = TAGS_BODY
+        self.ps_body = PS_BODY
         self._lock = threading.Lock()
         self._gates = {}
         self._stopping = threading.Event()
@@ -388,10 +399,12 @@ class StubUpstream:
 
     # -- life -------------------------------------------------------------
 
-    def start(self):
+    def start(self, port=0):
+        """port: 0 for any free one, or the port of a stub that stopped
+        (a box that comes back)."""
         self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._lsock.bind((self.host, 0))
+        self._lsock.bind((self.host, port))
         self._lsock.listen(128)
         self.port = self._lsock.getsockname()[1]
         t = threading.Thread(target=self._accept_loop, daemon=True,
@@ -647,7 +660,25 @@ route("/echo")(_echo)
 
 @route("/api/tags")
 def _tags(ex):
-    ex.respond(200, TAGS_BODY, content_type="application/json; charset=utf-8")
+    ex.respond(200, ex.stub.tags_body,
+               content_type="application/json; charset=utf-8")
+
+
+@route("/api/ps")
+def _ps(ex):
+    ex.respond(200, ex.stub.ps_body,
+               content_type="application/json; charset=utf-8")
+
+
+@route("/api/version")
+def _version(ex):
+    ex.respond(200, b'{"version":"0.5.7"}',
+               content_type="application/json; charset=utf-8")
+
+
+@route("/v1/models")
+def _oai_models(ex):
+    ex.respond(200, OAI_MODELS_BODY, content_type="application/json")
 
 
 @route("/status")

@@ -233,3 +233,27 @@ def test_preflight_headers_on_other_methods_need_key(daemon, stub, method):
                            ("Access-Control-Request-Method", "POST")])
     assert_401(r)
     assert stub.requests == []
+
+
+def test_refused_key_passes_once_imported(daemon_factory, tmp_path):
+    """Workers remember refused keys (issue 16), but only until the
+    database changes: a key that was refused a moment ago passes on the
+    very next request once it exists, on the same worker."""
+    import json
+    d = daemon_factory(workers=1, extra_args=["--max-workers", "1",
+                                              "--auth-fail-limit", "0"])
+    key = "ogt-" + "5a" * 20
+    c = d.connect()
+    for _ in range(3):
+        assert_401(c.get("/api/tags", bearer(key)))
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps([key]))
+    d.keyctl("import", str(keys))
+    assert_tags(c.get("/api/tags", bearer(key)))
+    # Revoked, it is refused again at once, and stays refused.
+    d.keyctl("revoke", key)
+    for _ in range(2):
+        assert_401(c.get("/api/tags", bearer(key)))
+    assert_tags(c.get("/api/tags", d.auth()))
+    c.close()
+    assert_401(d.get("/api/tags", key=key))

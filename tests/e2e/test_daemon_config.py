@@ -273,3 +273,51 @@ def test_db_path_is_normalised(daemon_factory, tmp_path):
     assert f'db = "{tmp_path.resolve()}/ollaguard.db"' in \
         p.stdout.splitlines(), p.stdout
     assert "/./" not in p.stdout and "/../" not in p.stdout
+
+
+@pytest.mark.parametrize("how", ["flag", "flag-equals", "env", "file",
+                                 "key-file-flag", "key-file-env"])
+def test_empty_master_key_is_an_error(daemon_factory, tmp_path, how):
+    """An empty master key would silently mean "no master key" (and with
+    no key in the database, no authentication): it is refused at start,
+    and the message names the setting, never a key."""
+    db = ["--db", str(tmp_path / "x.db")]
+    env = None
+    if how == "flag":
+        args = ["--master-key", ""]
+    elif how == "flag-equals":
+        args = ["--master-key="]
+    elif how == "env":
+        args, env = [], {"MASTER_KEY": ""}
+    elif how == "file":
+        cfg = tmp_path / "ollaguard.conf"
+        cfg.write_text('master-key = ""\n')
+        args = ["--config", str(cfg)]
+    elif how == "key-file-flag":
+        args = ["--master-key-file", ""]
+    else:
+        args, env = [], {"MASTER_KEY_FILE": ""}
+    p = daemon_factory.run([*args, *db], env=env)
+    assert p.returncode != 0, p.stderr
+    assert re.search(r"master-key(-file)?: empty", p.stderr), p.stderr
+
+
+def test_empty_master_key_on_reload_keeps_the_old_one(daemon_factory, stub,
+                                                      tmp_path):
+    import signal
+    from conftest import log_line
+
+    port = free_port()
+    cfg = tmp_path / "ollaguard.conf"
+    base = (f"host = 127.0.0.1\nport = {port}\ntarget-url = {stub.url}\n"
+            f"db = {tmp_path / 'r.db'}\n")
+    cfg.write_text(base + "master-key = mk-before-reload\n")
+    d = daemon_factory.spawn(["--config", str(cfg)], port=port)
+    assert_serves(d, "mk-before-reload")
+    cfg.write_text(base + 'master-key = ""\n')
+    d.proc.send_signal(signal.SIGHUP)
+    line = log_line(d, r"reload failed")
+    assert line and "master-key: empty" in line, d.stderr_text()
+    assert d.alive()
+    assert_serves(d, "mk-before-reload")
+    assert_error_response(d.get("/api/tags", key=None), 401)

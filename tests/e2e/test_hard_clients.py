@@ -208,8 +208,9 @@ class Slow:
 
 def test_slowloris_from_one_address_cannot_starve_others(daemon_factory,
                                                          stub):
-    # The settings; the pool is otherwise the daemon's default
-    # (8 workers at start, --min-spare 2, --max-spare 8).
+    # The settings, with 8 workers at start (the default was 8
+    # then; it is 4 now, --min-spare 2, --max-spare 4, with the pool
+    # growing at once).
     d = daemon_factory(workers=8, extra_args=(
         "--max-workers", "24",
         "--max-conns-per-ip", str(SLOW_CAP),

@@ -90,6 +90,8 @@ def test_combined_access_log(daemon_factory, tmp_path):
     log = tmp_path / "access.log"
     d = daemon_factory(workers=2, extra_args=["--access-log", str(log)])
     user_key = d.add_key(name="alice")
+    # /echo/... is no Ollama endpoint: the manage class.
+    d.keyctl("set", "alice", "--allow", "read,infer,manage")
     mix = run_mix(d, user_key)
     lines = wait_lines(log, len(mix))
     assert len(lines) == len(mix), lines
@@ -156,6 +158,8 @@ def test_json_access_log(daemon_factory, tmp_path):
     d = daemon_factory(workers=2, extra_args=["--access-log", str(log),
                                               "--access-log-format", "json"])
     user_key = d.add_key(name="alice")
+    # /echo/... is no Ollama endpoint: the manage class.
+    d.keyctl("set", "alice", "--allow", "read,infer,manage")
     mix = run_mix(d, user_key)
     objs = json_lines(log, len(mix))
     assert len(objs) == len(mix), objs

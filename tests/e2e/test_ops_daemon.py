@@ -11,7 +11,9 @@ import pytest
 
 from conftest import MASTER_KEY, HttpConn, bearer, free_port
 from stub_upstream import TAGS_BODY
-from test_ops_helpers import (assert_exited_cleanly, children, proc_state,
+from conftest import _group_members
+from test_ops_helpers import (assert_exited_cleanly, children, finish_stream,
+                              proc_state, read_first_line, start_stream,
                               title, wait_exit, wait_until, wait_workers)
 
 
@@ -54,6 +56,53 @@ def test_second_instance_with_same_pidfile_refuses(daemon_factory, tmp_path):
     assert first.get("/api/tags").body == TAGS_BODY
 
 
+def test_sigkill_master_pidfile_free_at_once(daemon_factory, stub, tmp_path):
+    """Issue 10, hole 4: the master dies with SIGKILL while a worker
+    streams.  The workers never held the pidfile's lock, so a new master
+    on the same pidfile and port starts at once (not "already running as
+    pid N" until the stream ends); the orphaned worker, told by
+    PR_SET_PDEATHSIG, stops accepting and finishes its stream."""
+    pidfile = tmp_path / "ollaguardd.pid"
+    d = daemon_factory(workers=2, timeout=30,
+                       extra_args=["--pidfile", str(pidfile)])
+    assert wait_until(lambda: read_pid(pidfile) == d.proc.pid, 2)
+    wait_workers(d, 2)
+    old = children(d.proc.pid)
+    pgid = d.proc.pid
+    stream = start_stream(d, "pid-orphan", timeout=15)
+    sr = read_first_line(stream, 5)
+    assert sr is not None, "the stream did not start"
+    try:
+        os.kill(d.proc.pid, signal.SIGKILL)
+        d.proc.wait(5)
+        d.stopped = True  # killed here; teardown must not count a crash
+        t0 = time.monotonic()
+        d2 = daemon_factory.spawn(d.argv, port=d.port, master_key=MASTER_KEY,
+                                  db=d.db, wait=False)
+        d2.wait_ready(5)
+        assert d2.alive(), d2.stderr_text()
+        assert "already running" not in d2.stderr_text()
+        assert time.monotonic() - t0 < 3.0, "the new master was slow"
+        assert wait_until(lambda: read_pid(pidfile) == d2.proc.pid, 2), \
+            f"the pidfile holds {read_pid(pidfile)}, not the new master"
+        assert d2.get("/api/tags").body == TAGS_BODY
+
+        stub.release("pid-orphan")
+        assert finish_stream(stream, sr), \
+            f"the orphaned worker did not finish its stream: {sr!r}"
+        stream.close()
+        assert wait_until(lambda: all(proc_state(p) in (None, "Z")
+                                      for p in old), 3), \
+            f"workers {[(p, title(p)) for p in old]} outlived the master"
+    finally:
+        stub.release("pid-orphan")
+        for p in _group_members(pgid):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def test_daemon_mode_detaches_and_stops_on_sigterm(daemon_factory, stub,
                                                    tmp_path):
     pidfile = tmp_path / "bg.pid"
@@ -61,7 +110,9 @@ def test_daemon_mode_detaches_and_stops_on_sigterm(daemon_factory, stub,
     args = ["--daemon", "--pidfile", str(pidfile), "--host", "127.0.0.1",
             "--port", str(port), "--target-url", stub.url, "--db",
             str(tmp_path / "bg.db"), "--master-key", MASTER_KEY,
-            "--workers", "2", "--timeout", "5"]
+            "--workers", "2", "--min-spare", "1", "--timeout", "5"]
+    # (--min-spare 1: with 2, the one request below would leave the
+    # pool short, and it would grow at once.)
     pid = None
     try:
         t0 = time.monotonic()

@@ -28,7 +28,8 @@ CLANG ?=		clang
 FUZZ_SECONDS ?=		60
 FUZZ_ARGS ?=
 FUZZ_DEBIAN_PKGS =	clang libclang-rt-14-dev
-FUZZ_TARGETS =		fuzz_request fuzz_import fuzz_accesslog fuzz_meter
+FUZZ_TARGETS =		fuzz_request fuzz_import fuzz_accesslog fuzz_meter \
+			fuzz_bodymodel
 FUZZ_DIR =		$(BUILD)/fuzz
 FUZZ_HDRS =		tests/fuzz/fuzz.h tests/fuzz/reqcheck.h \
 			    $(wildcard common/*.h ollaguardd/*.h)
@@ -68,6 +69,13 @@ $(FUZZ_DIR)/replay/fuzz_accesslog: tests/fuzz/fuzz_accesslog.c \
 
 $(FUZZ_DIR)/replay/fuzz_meter: tests/fuzz/fuzz_meter.c \
     tests/fuzz/replay.c $(FUZZ_HDRS) $(FUZZ_METER_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
+	    $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_DIR)/replay/fuzz_bodymodel: tests/fuzz/fuzz_bodymodel.c \
+    tests/fuzz/fuzztmp.c tests/fuzz/replay.c $(FUZZ_HDRS) \
+    $(FUZZ_REQUEST_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
 	    $(filter %.c %.o %.a,$^) $(LIBS)
@@ -132,6 +140,12 @@ $(FUZZ_OUT)/fuzz_accesslog: tests/fuzz/fuzz_accesslog.c $(FUZZ_HDRS) \
 
 $(FUZZ_OUT)/fuzz_meter: tests/fuzz/fuzz_meter.c $(FUZZ_HDRS) \
     $(FUZZ_METER_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd -fsanitize=fuzzer $(LDFLAGS_ALL) \
+	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_OUT)/fuzz_bodymodel: tests/fuzz/fuzz_bodymodel.c \
+    tests/fuzz/fuzztmp.c $(FUZZ_HDRS) $(FUZZ_REQUEST_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iollaguardd -fsanitize=fuzzer $(LDFLAGS_ALL) \
 	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)

@@ -139,7 +139,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	dbconn_open(cfg.db);
 	auth_init(&cfg);
 	admin_init(&cfg);
-	serve_init(&cfg, &fslot);
+	serve_init(&cfg, &fslot, 0);
 	client_init(&cl);
 	if (proxy_init(&cfg) == -1)
 		exit(1);

@@ -174,7 +174,9 @@ test_defaults(void **state)
 	assert_string_equal(cfg.prefix, "");
 	assert_int_equal(cfg.timeout, 300);
 	assert_string_equal(cfg.db, "./ollaguard.db");
-	assert_int_equal(cfg.workers, 8);
+	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(cfg.min_spare, 2);
+	assert_int_equal(cfg.max_spare, 4);
 	assert_string_equal(cfg.config_file, "");
 	assert_int_equal(cfg.backlog, 511);
 	assert_int_equal(cfg.keepalive_timeout, 5);
@@ -260,7 +262,7 @@ test_precedence(void **state)
 	load_ok(&cfg, ARGS());
 	assert_int_equal(cfg.port, 4000);
 	assert_int_equal(cfg.timeout, 22);
-	assert_int_equal(cfg.workers, 8);
+	assert_int_equal(cfg.workers, 4);
 }
 
 static void
@@ -601,6 +603,44 @@ test_master_key_conflict(void **state)
 	assert_string_equal(cfg.master_key, "envkey");
 }
 
+/* An empty master key, from wherever, would mean none: an error. */
+static void
+test_master_key_empty(void **state)
+{
+	struct config	 cfg;
+	char		 conf[PATH_MAX], want[PATH_MAX + 128];
+	const char	*hint = "empty; to run without a master key, leave the "
+	    "setting out";
+
+	snprintf(want, sizeof(want), "option --master-key: master-key: %s",
+	    hint);
+	load_err(ARGS("--master-key", "",), want);
+	load_err(ARGS("--master-key=",), want);
+	snprintf(want, sizeof(want), "option --master-key-file: "
+	    "master-key-file: %s", hint);
+	load_err(ARGS("--master-key-file", "",), want);
+	setenv("MASTER_KEY", "", 1);
+	snprintf(want, sizeof(want), "environment MASTER_KEY: master-key: %s",
+	    hint);
+	load_err(ARGS(), want);
+	clear_env(NULL);
+	setenv("MASTER_KEY_FILE", "", 1);
+	snprintf(want, sizeof(want), "environment MASTER_KEY_FILE: "
+	    "master-key-file: %s", hint);
+	load_err(ARGS(), want);
+	clear_env(NULL);
+	write_str("empty.conf", "master-key = \"\"\n", conf, sizeof(conf));
+	snprintf(want, sizeof(want), "%s:1: master-key: %s", conf, hint);
+	load_err(ARGS("--config", conf,), want);
+
+	/* Left out, there is none; other empty values stay as they were. */
+	load_ok(&cfg, ARGS("--prefix", "",));
+	assert_string_equal(cfg.master_key, "");
+	setenv("OLLAGUARD_PREFIX", "", 1);
+	load_ok(&cfg, ARGS());
+	clear_env(NULL);
+}
+
 static void
 key_file_ok(const char *data, size_t len, const char *want)
 {
@@ -765,9 +805,66 @@ test_target_url(void **state)
 	    "whitespace");
 	BAD_URL("http://h.example/#frag", "may not hold a query, fragment or "
 	    "whitespace");
-	BAD_URL("http://h.example/a b", "may not hold a query, fragment or "
-	    "whitespace");
 #undef BAD_URL
+}
+
+/*
+ * target-url may be given several times: values of one source add up,
+ * a higher source replaces a lower one's list, TARGET_URL is a comma
+ * list, and text after the URL is left for upstreams.c to read.
+ */
+static void
+test_target_url_list(void **state)
+{
+	struct config	 cfg;
+	char		 path[PATH_MAX], want[256], *text;
+	const char	*args[CONFIG_UPSTREAMS_MAX + 2];
+	int		 i;
+
+	load_ok(&cfg, ARGS());
+	assert_int_equal(cfg.ntarget_urls, 1);
+	assert_string_equal(cfg.target_urls[0], "http://127.0.0.1:11434");
+
+	load_ok(&cfg, ARGS("--target-url", "http://a:1 name=a weight=2",
+	    "--target-url=http://b:2",));
+	assert_int_equal(cfg.ntarget_urls, 2);
+	assert_string_equal(cfg.target_urls[0], "http://a:1 name=a weight=2");
+	assert_string_equal(cfg.target_urls[1], "http://b:2");
+	assert_string_equal(cfg.target_url, "http://a:1");
+	text = print_config(&cfg);
+	assert_non_null(strstr(text, "target-url = \"http://a:1 name=a "
+	    "weight=2\"\ntarget-url = \"http://b:2\"\n"));
+	free(text);
+
+	write_str("list.conf", "target-url = http://f1:1\n"
+	    "target-url = \"http://f2:2 max-conns=3\"\n", path, sizeof(path));
+	load_ok(&cfg, ARGS("--config", path,));
+	assert_int_equal(cfg.ntarget_urls, 2);
+	assert_string_equal(cfg.target_urls[1], "http://f2:2 max-conns=3");
+	setenv("TARGET_URL", " http://e1:1 name=x , http://e2:2,http://e3", 1);
+	load_ok(&cfg, ARGS("--config", path,));
+	assert_int_equal(cfg.ntarget_urls, 3);
+	assert_string_equal(cfg.target_urls[0], "http://e1:1 name=x");
+	assert_string_equal(cfg.target_urls[1], "http://e2:2");
+	assert_string_equal(cfg.target_urls[2], "http://e3");
+	load_ok(&cfg, ARGS("--config", path, "--target-url", "http://g",));
+	assert_int_equal(cfg.ntarget_urls, 1);
+	assert_string_equal(cfg.target_url, "http://g");
+	setenv("TARGET_URL", "http://a,,http://b", 1);
+	load_err(ARGS(), "environment TARGET_URL: target-url: \"\" must start "
+	    "with http:// or https://");
+	unsetenv("TARGET_URL");
+
+	/* The URL is checked here, the options in upstreams.c. */
+	load_err(ARGS("--target-url", "ftp://x name=a",), "option "
+	    "--target-url: target-url: \"ftp://x name=a\" must start with "
+	    "http:// or https://");
+	for (i = 0; i <= CONFIG_UPSTREAMS_MAX; i++)
+		args[i] = "--target-url=http://h";
+	args[i] = NULL;
+	snprintf(want, sizeof(want), "option --target-url: target-url: more "
+	    "than %d values", CONFIG_UPSTREAMS_MAX);
+	load_err(args, want);
 }
 
 static void
@@ -854,10 +951,12 @@ main(void)
 		T(test_flag_errors),
 		T(test_help),
 		T(test_master_key_conflict),
+		T(test_master_key_empty),
 		T(test_master_key_file),
 		T(test_print_hides_key),
 		T(test_host),
 		T(test_target_url),
+		T(test_target_url_list),
 		T(test_prefix),
 		T(test_long_values),
 		T(test_clear),

@@ -55,7 +55,7 @@ test_upstream_headers(void **state)
 	    "Authorization: Bearer secret\r\nConnection: X-Private\r\n"
 	    "X-Private: 1\r\nKeep-Alive: 5\r\nX-Forwarded-For: 6.6.6.6\r\n"
 	    "Content-Length: 2\r\nX-Empty:\r\nUser-Agent: t\r\n\r\n");
-	l = headers_upstream(&req, "192.0.2.7");
+	l = headers_upstream(&req, "192.0.2.7", 0);
 	assert_true(list_has(l, "User-Agent: t"));
 	assert_true(list_has(l, "X-Empty;"));	/* curl's "send it empty" */
 	assert_true(list_has(l, "X-Forwarded-For: 192.0.2.7"));

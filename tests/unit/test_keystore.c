@@ -851,6 +851,61 @@ test_names_of_things(void **state)
 	assert_int_equal(keystore_origin_parse("", &o), -1);
 }
 
+/* The policy columns: stored, read back by lookup, changed by update. */
+static void
+test_policy_update(void **state)
+{
+	struct tdir	*t = *state;
+	struct keystore	*ks;
+	struct keyinfo	 ki, got;
+	int64_t		 id, id2, now = time(NULL);
+
+	ks = open_ok(t->db, KEYSTORE_DURABLE);
+	mkkey(&ki, "team");
+	ki.allow = 2;
+	strlcpy(ki.models, "llama3:latest,qwen2*", sizeof(ki.models));
+	ki.rpm = 60;
+	ki.concurrency = 2;
+	ki.kind = KIND_SSH;
+	assert_int_equal(keystore_add(ks, &ki, &id), 0);
+	assert_int_equal(keystore_lookup_info(ks, ki.hash, now, &got),
+	    KEY_ACTIVE);
+	assert_int_equal(got.id, id);
+	assert_int_equal(got.allow, 2);
+	assert_string_equal(got.models, "llama3:latest,qwen2*");
+	assert_int_equal(got.rpm, 60);
+	assert_int_equal(got.concurrency, 2);
+	assert_int_equal(got.kind, KIND_SSH);
+
+	got.allow = 7;
+	got.models[0] = '\0';
+	got.rpm = 0;
+	got.concurrency = 0;
+	strlcpy(got.name, "renamed", sizeof(got.name));
+	got.expires_at = now + 60;
+	assert_true(keystore_changed(ks) >= 0);
+	assert_int_equal(keystore_update(ks, &got), 0);
+	assert_int_equal(keystore_changed(ks), 1);
+	assert_int_equal(keystore_get_id(ks, id, &ki), 0);
+	assert_int_equal(ki.allow, 7);
+	assert_string_equal(ki.models, "");
+	assert_int_equal(ki.rpm, 0);
+	assert_string_equal(ki.name, "renamed");
+	assert_int_equal(ki.expires_at, now + 60);
+
+	/* A name another active key holds, and a revoked key. */
+	mkkey(&ki, "other");
+	assert_int_equal(keystore_add(ks, &ki, &id2), 0);
+	strlcpy(got.name, "other", sizeof(got.name));
+	assert_int_equal(keystore_update(ks, &got), KEYSTORE_NAMETAKEN);
+	assert_int_equal(keystore_revoke(ks, id, now), 0);
+	strlcpy(got.name, "x", sizeof(got.name));
+	assert_int_equal(keystore_update(ks, &got), KEYSTORE_NOTFOUND);
+	got.allow = 8;
+	assert_int_equal(keystore_update(ks, &got), -1);
+	keystore_close(ks);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -858,6 +913,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_add_lookup),
+		T(test_policy_update),
 		T(test_revoke),
 		T(test_expire),
 		T(test_list),

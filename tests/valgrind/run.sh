@@ -122,9 +122,23 @@ MK="Authorization: Bearer $MASTER"
 
 # Keys: one made by the daemon, one that will be revoked.
 expect 200 -X POST -H "$MK" -H 'Content-Type: application/json' \
-    -d '{"name": "vg-user", "expires_in": "30d"}' "$URL/key/generate"
+    -d '{"name": "vg-user", "expires_in": "30d",
+    "allow": ["read", "infer", "manage"]}' "$URL/key/generate"
 KEY=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["key"])' "$TMP/body")
 UK="Authorization: Bearer $KEY"
+# A key with a model list and limits: bodies read whole, lists filtered.
+expect 200 -X POST -H "$MK" -H 'Content-Type: application/json' \
+    -d '{"name": "vg-team", "models": ["llama3"], "rpm": 1000,
+    "concurrency": 4}' "$URL/key/generate"
+TKEY=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["key"])' "$TMP/body")
+TK="x-api-key: $TKEY"
+expect 200 -H "$TK" -d '{"model": "llama3", "prompt": "hi"}' \
+    "$URL/api/generate"
+expect 403 -H "$TK" -d '{"model": "mistral"}' "$URL/api/generate"
+expect 400 -H "$TK" -d '{"model": "a", "MODEL": "b"}' "$URL/api/generate"
+expect 403 -H "$TK" -X POST "$URL/api/pull"
+expect 200 -H "$TK" "$URL/api/ps"
+expect 200 -H "$TK" "$URL/v1/models"
 expect 200 -X POST -H "$MK" "$URL/key/generate"
 expect 400 -X POST -H "$MK" -d '{"name": 5}' "$URL/key/generate"
 expect 400 -X POST -H "$MK" -d 'not json' "$URL/key/generate"

@@ -1,0 +1,33 @@
+/*
+ * keypolicy: a key's policy (allow, models, rpm, concurrency, kind) in
+ * JSON, one way for every place that shows or takes it: export and
+ * import, keyctl's --json, and POST /key/generate.  "allow" and
+ * "models" are arrays of strings, "models" null for every model;
+ * "rpm" and "concurrency" numbers, or null for no limit.
+ */
+#ifndef KEYPOLICY_H
+#define KEYPOLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_t;
+struct keyinfo;
+
+/* The largest rpm or concurrency a key may have. */
+#define KEYPOLICY_LIMIT_MAX	1000000
+
+/* Sets the policy fields of ki in the object o.  -1 on failure. */
+int	keypolicy_to_json(struct json_t *o, const struct keyinfo *ki);
+/*
+ * Reads the fields of o that are present into ki, leaving the others as
+ * they are.  kind is read only with withkind.  -1 with a message naming
+ * the field in why.
+ */
+int	keypolicy_from_json(struct json_t *o, int withkind,
+	    struct keyinfo *ki, char *why, size_t whylen);
+/* A limit from the command line: "0" is none.  -1 if not a number in
+ * 0..KEYPOLICY_LIMIT_MAX. */
+int	keypolicy_limit_parse(const char *s, uint32_t *n);
+
+#endif
