@@ -1,34 +1,19 @@
 /*
- * endpoint: the kind of Ollama call a request is.
- *
- * Until the key policy has its table of endpoint classes, management
- * is this one list; the policy's "manage" class replaces it.
+ * endpoint: what kind of Ollama call a request is, where the proxy
+ * needs to know.  The answer comes from the policy's endpoint class
+ * table, so a path added there is timed as its class says.
  */
 #include <stddef.h>
-#include <string.h>
 
 #include "endpoint.h"
+#include "policy.h"
 #include "request.h"
 
 int
 endpoint_is_manage(const struct request *r)
 {
-	static const char *const exact[] = {
-		"/api/pull", "/api/push", "/api/create"
-	};
-	static const char blobs[] = "/api/blobs/";
-	const char *q;
-	size_t len, i;
+	struct policy_endpoint ep;
 
-	/* The path: the target up to its query. */
-	q = memchr(r->target, '?', r->target_len);
-	len = q != NULL ? (size_t)(q - r->target) : r->target_len;
-	if (len > sizeof(blobs) - 1 &&
-	    memcmp(r->target, blobs, sizeof(blobs) - 1) == 0)
-		return 1;
-	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (len == strlen(exact[i]) &&
-		    memcmp(r->target, exact[i], len) == 0)
-			return 1;
-	return 0;
+	policy_classify(r->method, r->target, r->target_len, &ep);
+	return ep.cls == POLICY_MANAGE;
 }

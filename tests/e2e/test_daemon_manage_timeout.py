@@ -1,7 +1,7 @@
 """
-manage-timeout: a model download (/api/pull, push, create, blob
-uploads) may be silent for much longer than --timeout allows a
-generation; by default nothing cuts it.
+manage-timeout: a call in the policy's manage class (a model download
+with /api/pull, push, create, copy, blob uploads) may be silent for much
+longer than --timeout allows a generation; by default nothing cuts it.
 """
 
 import json
@@ -14,6 +14,7 @@ PULL = json.dumps({"model": "llama3", "stream": False}).encode()
 
 
 @pytest.mark.parametrize("path", ["/api/pull", "/api/create", "/api/push",
+                                  "/api/copy",
                                   "/api/blobs/sha256:0123abcd"])
 def test_a_silent_pull_outlives_timeout(daemon_factory, stub, path):
     d = daemon_factory(timeout=1)
