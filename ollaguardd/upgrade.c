@@ -47,6 +47,7 @@
 extern char	**environ;
 
 static char	 exe[PATH_MAX];
+static char	 startdir[PATH_MAX];
 static char	 pidfile[PATH_MAX];
 static char	 oldbin[PATH_MAX + 8];
 static int	 moved;		/* the pid file is at oldbin */
@@ -59,6 +60,7 @@ upgrade_init(const char *argv0, const char *cwd)
 {
 	ssize_t n;
 
+	strlcpy(startdir, cwd, sizeof(startdir));
 	if (strchr(argv0, '/') != NULL) {
 		if (argv0[0] == '/')
 			strlcpy(exe, argv0, sizeof(exe));
@@ -155,6 +157,10 @@ exec_new(int fd, char **argv)
 	setenv(ENV_FD, num, 1);
 	snprintf(num, sizeof(num), "%ld", (long)getppid());
 	setenv(ENV_FROM, num, 1);
+	/* Relative paths in argv mean what they meant at start, before
+	 * --daemon moved to "/". */
+	if (chdir(startdir) == -1)
+		log_warn("upgrade: chdir %s", startdir);
 	if (fcntl(fd, F_SETFD, 0) == -1)
 		log_warn("upgrade: fcntl");
 	else
@@ -254,7 +260,8 @@ notify(const char *msg)
 		log_warn("notify socket");
 		return;
 	}
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	/* Never wait for a reader: a full queue loses the message. */
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 	    (struct sockaddr *)&sun, len) == -1)
 		log_warn("notify %s", path);
 	close(fd);

@@ -14,6 +14,7 @@ import pwd
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 
@@ -80,8 +81,10 @@ def master_key():
 def clean_system(stub):
     if os.geteuid() != 0:
         pytest.skip("installs a package: needs root")
-    if shutil.which("dpkg-buildpackage") is None:
-        pytest.skip("dpkg-dev/debhelper missing (make deps-deb)")
+    for prog in ("dpkg-buildpackage", "dh", "runuser"):
+        if shutil.which(prog) is None:
+            pytest.skip(f"{prog} missing: make deps installs debhelper "
+                        f"and devscripts")
     if run("dpkg-query", "-W", "ollaguard", check=False).returncode == 0:
         pytest.skip("ollaguard is installed here already")
     had_user = True
@@ -92,6 +95,7 @@ def clean_system(stub):
     yield
     if os.path.exists("/etc/init.d/ollaguardd"):
         run("/etc/init.d/ollaguardd", "stop", check=False)
+    _kill_installed_daemons()
     run("dpkg", "--purge", "ollaguard", check=False)
     if not had_user:
         run("deluser", "--system", "ollaguard", check=False)
@@ -150,9 +154,11 @@ def test_package_installs_serves_upgrades_and_purges(tmp_path, stub,
     assert wait_until(lambda: _up(port), 10)
     assert get(port, "/api/tags", key).status == 200
     deb2 = build_deb(tmp_path / "v2", version="0.1.1")
+    # The stub's stream is no Ollama endpoint, so in the manage class,
+    # which the key made above (read and infer) may not use.
     c = HttpConn("127.0.0.1", port, 20)
     c.send(f"GET /stream/ndjson?gate=deb HTTP/1.1\r\nHost: x\r\n"
-           f"Authorization: Bearer {key}\r\n\r\n".encode())
+           f"Authorization: Bearer {master_key()}\r\n\r\n".encode())
     resp = c.read_head()
     p = run("dpkg", "-i", "--force-confold", deb2)
     assert "took over without a restart" in p.stdout, p.stdout + p.stderr
@@ -185,3 +191,20 @@ def _up(port):
         return True
     except OSError:
         return False
+
+
+def _kill_installed_daemons():
+    """After a failure: the processes of the installed program (its
+    masters and workers, an old master still draining), by pid."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            continue
+        if exe.startswith("/usr/sbin/ollaguardd"):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
