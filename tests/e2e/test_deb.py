@@ -3,9 +3,9 @@ The Debian package, installed on this machine for real (root only):
 the user, files, modes and master key it makes; the daemon started as
 the unit would start it and through the LSB script; keyctl without
 --db; an upgrade to a rebuilt package while a stream runs; remove and
-purge.  Slow (two package builds, about a minute each).  Where
-policy-rc.d forbids invoke-rc.d (containers), the test starts and
-stops the daemon itself.
+purge; lintian finds no error.  Slow (two package builds, about half
+a minute each, and lintian).  Where policy-rc.d forbids invoke-rc.d
+(containers), the test starts and stops the daemon itself.
 """
 
 import grp
@@ -81,10 +81,10 @@ def master_key():
 def clean_system(stub):
     if os.geteuid() != 0:
         pytest.skip("installs a package: needs root")
-    for prog in ("dpkg-buildpackage", "dh", "runuser"):
+    for prog in ("dpkg-buildpackage", "dh", "lintian", "runuser"):
         if shutil.which(prog) is None:
-            pytest.skip(f"{prog} missing: make deps installs debhelper "
-                        f"and devscripts")
+            pytest.skip(f"{prog} missing: make deps installs debhelper, "
+                        f"devscripts, lintian")
     if run("dpkg-query", "-W", "ollaguard", check=False).returncode == 0:
         pytest.skip("ollaguard is installed here already")
     had_user = True
@@ -108,6 +108,13 @@ def test_package_installs_serves_upgrades_and_purges(tmp_path, stub,
     (tmp_path / "v2").mkdir()
     deb1 = build_deb(tmp_path / "v1")
     assert re.search(r"ollaguard_[0-9.]+_amd64\.deb$", deb1)
+    lint = run("lintian", "--fail-on", "error",
+               *tmp_path.glob("v1/*.changes"), check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    # The one warning the README accepts, and why.
+    warnings = re.findall(r"^W: ollaguard: (\S+)", lint.stdout, re.M)
+    assert set(warnings) <= {"maintainer-script-calls-systemctl"}, \
+        lint.stdout
     p = run("dpkg", "-i", deb1)
     assert f"master key is in {KEYFILE}" in p.stdout + p.stderr
 
