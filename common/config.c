@@ -90,8 +90,8 @@ static const struct setting settings[] = {
 	NUM("timeout", "OLLAGUARD_TIMEOUT", timeout, 1, 86400, "300",
 	    "seconds of upstream silence before giving up (504)"),
 	NUM("manage-timeout", "OLLAGUARD_MANAGE_TIMEOUT", manage_timeout, 0,
-	    86400, "0", "the same for the manage class (pull, push, create, "
-	    "copy, blob uploads; 0: no limit)"),
+	    86400, "0", "the same for the manage class: pulls, pushes, "
+	    "creates (0: none)"),
 	STR("db", "OLLAGUARD_DB", db, "./ollaguard.db", "PATH", NULL,
 	    "the key database"),
 	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "4",

@@ -14,6 +14,9 @@ endpoint_is_manage(const struct request *r)
 {
 	struct policy_endpoint ep;
 
+	/* Only what the table names: a path it does not name is "manage"
+	 * for authorization (fail-closed), but no reason to wait for it
+	 * longer than for any other call. */
 	policy_classify(r->method, r->target, r->target_len, &ep);
-	return ep.cls == POLICY_MANAGE;
+	return ep.listed && ep.cls == POLICY_MANAGE;
 }

@@ -7,9 +7,9 @@
 
 struct request;
 
-/* 1 for a request in the policy's manage class (pull, push, create,
- * copy, delete, blob uploads and every path the class table does not
- * name), which may be silent for as long as a download takes. */
+/* 1 for a request to an endpoint the policy's class table names as
+ * "manage" (pull, push, create, copy, delete, blob uploads), which may
+ * be silent for as long as a download takes. */
 int	endpoint_is_manage(const struct request *);
 
 #endif

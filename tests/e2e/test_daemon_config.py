@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import (KEY_RE, MASTER_KEY, assert_error_response,
-                      free_port)
+                      free_port, wait_until)
 from stub_upstream import TAGS_BODY
 
 FLAGS = ["--host", "--port", "--target-url", "--master-key",
@@ -258,6 +258,8 @@ def test_check_config_says_when_authentication_is_off(daemon_factory,
 
 def test_startup_warning_points_to_the_key_file(daemon_factory):
     d = daemon_factory(master_key=None)
+    # The port accepts before the start-up lines are written.
+    wait_until(lambda: "AUTHENTICATION IS OFF" in d.stderr_text(), 5)
     line = [l for l in d.stderr_text().splitlines()
             if "AUTHENTICATION IS OFF" in l]
     assert line, d.stderr_text()
