@@ -54,7 +54,10 @@ LLHTTP_SRCS =	api.c http.c llhttp.c
 UNIT_SRCS =	$(wildcard tests/unit/test_*.c)
 
 COMMON_OBJS =	$(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
-DAEMON_OBJS =	$(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
+# The admin page's files, compiled in as C arrays (see adminpage.h).
+PAGE_FILES =	$(wildcard ollaguardd/page/*.html ollaguardd/page/*.css \
+		    ollaguardd/page/*.js ollaguardd/page/*.svg)
+DAEMON_OBJS =	$(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/adminfiles.o
 KEYCTL_OBJS =	$(KEYCTL_SRCS:%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJS =	$(LLHTTP_SRCS:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -64,7 +67,10 @@ UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BUILD_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
 		libbsd-dev libmd-dev libjansson-dev libssl-dev node-llhttp
 TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus \
-		python3-cryptography
+		python3-cryptography chromium nodejs
+# The admin page's browser tests: playwright-core, pinned in
+# tests/browser/package-lock.json, drives Debian's chromium.
+BROWSER_DIR =	tests/browser
 SERVICE_PKGS =	systemd logrotate fail2ban
 # What make deb needs besides the build packages.
 DEB_PKGS =	debhelper devscripts lintian fakeroot
@@ -100,6 +106,17 @@ pkgcheck-cmocka:
 	@for p in $(CMOCKA_MISSING); do \
 	    echo "package $$p missing (make deps installs it)" >&2; done; \
 	    test -z "$(CMOCKA_MISSING)"
+
+# embed.sh also fails the build on a page file that could load or run
+# anything from elsewhere (the page's policy is default-src 'self').
+$(BUILD)/gen/adminfiles.c: $(PAGE_FILES) ollaguardd/page/embed.sh
+	@mkdir -p $(@D)
+	sh ollaguardd/page/embed.sh $@ $(PAGE_FILES)
+
+$(BUILD)/obj/gen/adminfiles.o: $(BUILD)/gen/adminfiles.c \
+    ollaguardd/adminpage.h Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd -c -o $@ $<
 
 $(BUILD)/ollaguardd: $(DAEMON_OBJS) $(LLHTTP_OBJS) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
@@ -146,6 +163,10 @@ deps-build:
 deps:
 	@$(call install-pkgs,$(BUILD_PKGS) $(TEST_PKGS) $(SERVICE_PKGS) \
 	    $(DEB_PKGS))
+	@# npm comes with nodejs from some sources; Debian ships it apart.
+	@command -v npm >/dev/null || { $(call install-pkgs,npm); }
+	@test -d $(BROWSER_DIR)/node_modules/playwright-core || \
+	    (cd $(BROWSER_DIR) && npm ci --no-audit --no-fund)
 
 deps-deb:
 	@$(call install-pkgs,$(BUILD_PKGS) $(DEB_PKGS))

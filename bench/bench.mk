@@ -16,7 +16,8 @@ BENCH_DEBIAN_PKGS =	wrk nginx curl python3 strace procps valgrind
 BENCH_CFLAGS =		-std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN)
 BENCH_BINS =		$(BUILD)/bench/ogb-upstream $(BUILD)/bench/ogb-streams
 
-.PHONY: bench bench-quick bench-syscalls bench-callgrind bench-deps bench-bins
+.PHONY: bench bench-quick bench-syscalls bench-callgrind bench-deps bench-bins \
+		bench-multi
 
 bench-bins: $(BENCH_BINS)
 
@@ -42,3 +43,6 @@ bench-callgrind: all bench-bins
 
 bench-deps: deps
 	@$(call install-pkgs,$(BENCH_DEBIAN_PKGS))
+
+bench-multi: all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/multi.sh

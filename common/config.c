@@ -23,14 +23,12 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "keygen.h"
 #include "log.h"
 #include "policyclass.h"
 
-#ifndef OLLAGUARD_VERSION
-#define OLLAGUARD_VERSION	"0.1.0"
-#endif
 
 enum config_type {
 	CONF_STR,
@@ -60,6 +58,7 @@ static int	check_loglevel(const char *, const char **);
 static int	check_facility(const char *, const char **);
 static int	check_access_log_format(const char *, const char **);
 static int	check_allow(const char *, const char **);
+static int	check_cidrs(const char *, const char **);
 
 #define STR(n, e, f, def, arg, chk, help) \
 	{ n, e, CONF_STR, offsetof(struct config, f), \
@@ -169,6 +168,12 @@ static const struct setting settings[] = {
 	{ "expose-upstream", "OLLAGUARD_EXPOSE_UPSTREAM", CONF_BOOL,
 	  offsetof(struct config, expose_upstream), sizeof(int), 0, 1, "yes",
 	  "", NULL, "name the upstream in responses to the master key" },
+	{ "admin", "OLLAGUARD_ADMIN", CONF_BOOL,
+	  offsetof(struct config, admin), sizeof(int), 0, 1, "yes", "", NULL,
+	  "the admin page and API under /admin/ (master key)" },
+	STR("admin-allow", "OLLAGUARD_ADMIN_ALLOW", admin_allow,
+	    CONFIG_ADMIN_ALLOW, "CIDRS", check_cidrs, "client ranges that "
+	    "may reach /admin (others get 404)"),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -300,6 +305,14 @@ check_access_log_format(const char *v, const char **why)
 		return 0;
 	*why = "must be combined or json";
 	return -1;
+}
+
+static int
+check_cidrs(const char *v, const char **why)
+{
+	struct cidr_list l;
+
+	return cidr_list_parse(v, &l, why);
 }
 
 static int

@@ -11,11 +11,18 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#ifndef OLLAGUARD_VERSION
+#define OLLAGUARD_VERSION	"0.1.0"
+#endif
+
 #define CONFIG_HOST_MAX		256
 #define CONFIG_URL_MAX		2048
 #define CONFIG_SECRET_MAX	1024
 #define CONFIG_PREFIX_MAX	33	/* KEYGEN_PREFIX_MAX + NUL */
 #define CONFIG_UPSTREAMS_MAX	16	/* target-url values */
+/* admin-allow's default: loopback and the private ranges. */
+#define CONFIG_ADMIN_ALLOW	"127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12," \
+				"192.168.0.0/16,fc00::/7"
 
 struct config {
 	char	host[CONFIG_HOST_MAX];
@@ -63,6 +70,8 @@ struct config {
 	long long queue_timeout;
 	long long retries;
 	int	expose_upstream;
+	int	admin;
+	char	admin_allow[512];
 };
 
 /* config_load results */

@@ -200,6 +200,20 @@ kp_read_limit(json_t *o, const char *field, uint32_t *n, char *why,
 }
 
 int
+keypolicy_is_field(const char *name)
+{
+	static const char *const fields[] = {
+		"allow", "models", "rpm", "concurrency"
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(name, fields[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
 keypolicy_limit_parse(const char *s, uint32_t *n)
 {
 	const char	*errstr;

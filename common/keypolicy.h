@@ -26,6 +26,11 @@ int	keypolicy_to_json(struct json_t *o, const struct keyinfo *ki);
  */
 int	keypolicy_from_json(struct json_t *o, int withkind,
 	    struct keyinfo *ki, char *why, size_t whylen);
+/* The fields keypolicy_from_json reads (kind aside), for messages. */
+#define KEYPOLICY_FIELDS	"\"allow\", \"models\", \"rpm\", " \
+				"\"concurrency\""
+/* 1 if name is one of those fields. */
+int	keypolicy_is_field(const char *name);
 /* A limit from the command line: "0" is none.  -1 if not a number in
  * 0..KEYPOLICY_LIMIT_MAX. */
 int	keypolicy_limit_parse(const char *s, uint32_t *n);

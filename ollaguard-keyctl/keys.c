@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "keygen.h"
+#include "keyedit.h"
 #include "keyname.h"
 #include "keystore.h"
 #include "timefmt.h"
@@ -39,7 +40,7 @@ do_add(int argc, char **argv)
 	struct keyinfo			 ki;
 	char				 key[KEYGEN_KEY_MAX];
 	const char			*name = NULL, *prefix, *errstr;
-	int64_t				 secs = 0, now;
+	int64_t				 expires_at = 0, now = time(NULL);
 	int				 ch;
 
 	if ((prefix = getenv("OLLAGUARD_PREFIX")) == NULL)
@@ -55,7 +56,8 @@ do_add(int argc, char **argv)
 			prefix = optarg;
 			break;
 		case 'e':
-			if (timefmt_duration(optarg, &secs, &errstr) != 0)
+			if (keyedit_expires(optarg, now, &expires_at,
+			    &errstr) == -1)
 				keyctl_usage_error("--expires %s: %s", optarg,
 				    errstr);
 			break;
@@ -64,18 +66,13 @@ do_add(int argc, char **argv)
 	if (optind != argc)
 		keyctl_usage_error("%s: unexpected argument", argv[optind]);
 	if (name != NULL && !keyname_valid(name))
-		keyctl_usage_error("--name: a name is 1 to %d bytes of text "
-		    "without control characters, and not all digits",
-		    KEYSTORE_NAME_MAX - 1);
+		keyctl_usage_error("--name: %s", KEYEDIT_NAME_RULE);
 	if (!keygen_prefix_valid(prefix))
 		keyctl_usage_error("prefix \"%s\": at most %d printable "
 		    "characters, no spaces or quotes", prefix,
 		    KEYGEN_PREFIX_MAX);
 
 	memset(&ki, 0, sizeof(ki));
-	now = time(NULL);
-	if (secs > INT64_MAX - now)
-		keyctl_usage_error("--expires: too far in the future");
 	if (p.set & KEYCTL_SET_SSH)
 		keyctl_ssh_key(&p, &ki, key, sizeof(key));
 	else {
@@ -87,7 +84,7 @@ do_add(int argc, char **argv)
 	if (name != NULL)
 		strlcpy(ki.name, name, sizeof(ki.name));
 	ki.created_at = now;
-	ki.expires_at = secs != 0 ? now + secs : 0;
+	ki.expires_at = expires_at;
 	ki.origin = ORIGIN_KEYCTL;
 	ki.allow = keyctl_default_allow();
 	keyctl_policy_apply(&p, &ki);

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "keyedit.h"
 #include "keyname.h"
 #include "keypolicy.h"
 #include "keystore.h"
@@ -137,7 +138,7 @@ do_set(int argc, char **argv)
 	struct keystore			*ks;
 	const char			*name = NULL, *expires = NULL;
 	const char			*errstr;
-	int64_t				 secs = 0, now = time(NULL);
+	int64_t				 expires_at = 0, now = time(NULL);
 	int				 ch, rc;
 
 	memset(&p, 0, sizeof(p));
@@ -146,14 +147,13 @@ do_set(int argc, char **argv)
 			continue;
 		if (ch == 'n') {
 			if (!keyname_valid(optarg))
-				keyctl_usage_error("--name: a name is 1 to %d "
-				    "bytes of text without control characters, "
-				    "and not all digits", KEYSTORE_NAME_MAX - 1);
+				keyctl_usage_error("--name: %s",
+				    KEYEDIT_NAME_RULE);
 			name = optarg;
 		} else if (ch == 'e') {
 			expires = optarg;
-			if (strcmp(optarg, "never") != 0 && timefmt_duration(
-			    optarg, &secs, &errstr) == -1)
+			if (keyedit_expires(optarg, now, &expires_at,
+			    &errstr) == -1)
 				keyctl_usage_error("--expires %s: %s", optarg,
 				    errstr);
 		}
@@ -162,8 +162,6 @@ do_set(int argc, char **argv)
 		keyctl_usage_error("--ssh-key: a key's kind cannot change");
 	if (argc - optind != 1)
 		keyctl_usage_error("give one key, by id or name");
-	if (secs > INT64_MAX - now)
-		keyctl_usage_error("--expires: too far in the future");
 
 	ks = keyctl_open(KEYSTORE_DURABLE | KEYSTORE_NOCREATE);
 	if (keyctl_find(ks, argv[optind], 1, &ki) == -1)
@@ -175,7 +173,7 @@ do_set(int argc, char **argv)
 	if (name != NULL)
 		strlcpy(ki.name, name, sizeof(ki.name));
 	if (expires != NULL)
-		ki.expires_at = secs != 0 ? now + secs : 0;
+		ki.expires_at = expires_at;
 	if ((rc = keystore_update(ks, &ki)) != 0)
 		errx(KEYCTL_FAIL, "set: key %" PRId64 " (%s): %s", ki.id,
 		    ki.hint, rc == KEYSTORE_NAMETAKEN ? "an active key "

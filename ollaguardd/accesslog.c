@@ -174,6 +174,33 @@ stamp(time_t t, char *out, size_t size)
 	strlcpy(out, cached, size);
 }
 
+/*
+ * With several upstreams, the box that answered and the other boxes
+ * tried first: " upstream=NAME retries=N", or the same as JSON fields.
+ * Nothing with one upstream, so its lines stay as they were.
+ */
+static const char *
+upstream_field(const struct access_entry *e, int as_json)
+{
+	static char out[300];
+	char name[200];
+
+	if (e->upstream == NULL)
+		return "";
+	if (as_json) {
+		jsonesc(name, sizeof(name), e->upstream,
+		    strnlen(e->upstream, 64));
+		snprintf(out, sizeof(out), ",\"upstream\":\"%s\","
+		    "\"retries\":%d", name, e->retries);
+	} else {
+		log_str(name, sizeof(name), e->upstream,
+		    strnlen(e->upstream, 64));
+		snprintf(out, sizeof(out), " upstream=%s retries=%d",
+		    name[0] != '\0' ? name : "-", e->retries);
+	}
+	return out;
+}
+
 static int
 format_json(char *line, size_t size, const struct access_entry *e,
     const struct timespec *ts, const char *ttfb)
@@ -203,11 +230,12 @@ format_json(char *line, size_t size, const struct access_entry *e,
 	    "\"protocol\":\"HTTP/1.%d\",\"status\":%d,"
 	    "\"bytes_in\":%llu,\"bytes_out\":%llu,"
 	    "\"duration_ms\":%.3f,\"ttfb_ms\":%s,"
-	    "\"fail\":\"%s\"}\n", when, ts->tv_nsec / 1000000,
+	    "\"fail\":\"%s\"%s}\n", when, ts->tv_nsec / 1000000,
 	    client, key, method, path, e->http_minor, e->status,
 	    (unsigned long long)e->bytes_in,
 	    (unsigned long long)e->bytes_out,
-	    (double)e->duration_us / 1000.0, ttfb, e->fail);
+	    (double)e->duration_us / 1000.0, ttfb, e->fail,
+	    upstream_field(e, 1));
 }
 
 static int
@@ -240,12 +268,12 @@ format_combined(char *line, size_t size, const struct access_entry *e,
 		}
 	}
 	return snprintf(line, size, "%s - %s [%s] \"%s %s HTTP/1.%d\" %d "
-	    "%llu in=%llu time=%.3f ttfb=%s fail=%s\n", client[0] != '\0' ?
+	    "%llu in=%llu time=%.3f ttfb=%s fail=%s%s\n", client[0] != '\0' ?
 	    client : "-", n > 0 ? key : "-", when,
 	    method[0] != '\0' ? method : "-", path, e->http_minor,
 	    e->status, (unsigned long long)e->bytes_out,
 	    (unsigned long long)e->bytes_in, (double)e->duration_us / 1e6,
-	    ttfb, e->fail);
+	    ttfb, e->fail, upstream_field(e, 0));
 }
 
 /*

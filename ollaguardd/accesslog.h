@@ -33,6 +33,8 @@ struct access_entry {
 	int64_t		 duration_us;
 	int64_t		 ttfb_us;	/* -1: no upstream byte */
 	const char	*fail;		/* "-" when the request succeeded */
+	const char	*upstream;	/* several upstreams: the box, or NULL */
+	int		 retries;	/* other boxes tried before it */
 };
 
 /* Opens the log as configured; -1 with a message if the file fails. */

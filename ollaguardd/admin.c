@@ -15,16 +15,14 @@
 #include "client.h"
 #include "config.h"
 #include "dbconn.h"
+#include "keyedit.h"
 #include "keygen.h"
-#include "keyname.h"
 #include "keypolicy.h"
 #include "keystore.h"
 #include "log.h"
 #include "policyclass.h"
 #include "reply.h"
 #include "timefmt.h"
-
-#define ADMIN_BODY_MAX	(16 * 1024)
 
 static char		 prefix[CONFIG_PREFIX_MAX];
 static int		 have_master;
@@ -60,14 +58,18 @@ admin_match(const struct client *c)
 	    (r->target_len == n || r->target[n] == '?');
 }
 
-/* Reads the whole (small) body; -1 once the failure is answered (or
- * the client is gone). */
-static ssize_t
-read_body(struct client *c, char *buf, size_t size, struct outcome *o)
+ssize_t
+admin_read_body(struct client *c, char *buf, size_t size, struct outcome *o)
 {
 	size_t len = 0;
 	ssize_t n;
 
+	if (c->req.expect_continue && c->req.has_body &&
+	    client_continue(c) == -1) {
+		o->close = 1;
+		o->fail = "admin";
+		return -1;
+	}
 	if (c->req.content_length > size - 1) {
 		o->close = 1;
 		reply_fail(c, o, 413, "the request body is larger than 16 KiB",
@@ -96,85 +98,6 @@ read_body(struct client *c, char *buf, size_t size, struct outcome *o)
 	}
 	buf[len] = '\0';
 	return (ssize_t)len;
-}
-
-/*
- * Parses {"name": ..., "expires_in": ..., "allow": ..., "models": ...,
- * "rpm": ..., "concurrency": ...}; NULL or a reason.
- */
-static const char *
-parse_options(const char *body, size_t len, struct keyinfo *ki,
-    int64_t *expires_in)
-{
-	char *name = ki->name;
-	size_t namesize = sizeof(ki->name);
-	static char why[256];
-	json_error_t jerr;
-	json_t *root, *v;
-	const char *key, *errstr;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < len && strchr(" \t\r\n", body[i]) != NULL; i++)
-		;
-	if (i == len)
-		return NULL;
-	if ((root = json_loadb(body, len, 0, &jerr)) == NULL) {
-		snprintf(why, sizeof(why), "the body is not JSON: %s "
-		    "(line %d, column %d)", jerr.text, jerr.line, jerr.column);
-		return why;
-	}
-	if (!json_is_object(root)) {
-		json_decref(root);
-		return "the body must be a JSON object";
-	}
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "name") == 0) {
-			if (json_is_null(v))
-				continue;
-			if (!json_is_string(v) ||
-			    json_string_length(v) >= namesize ||
-			    strlen(json_string_value(v)) !=
-			    json_string_length(v) ||
-			    !keyname_valid(json_string_value(v))) {
-				json_decref(root);
-				return "\"name\" must be a string of 1 to 127 "
-				    "bytes, no control characters, not all "
-				    "digits";
-			}
-			strlcpy(name, json_string_value(v), namesize);
-		} else if (strcmp(key, "expires_in") == 0) {
-			if (json_is_null(v))
-				continue;
-			rc = json_is_string(v) ? timefmt_duration(
-			    json_string_value(v), expires_in, &errstr) : -1;
-			if (rc == TIMEFMT_TOOLONG) {
-				snprintf(why, sizeof(why), "\"expires_in\" %s",
-				    errstr);
-				json_decref(root);
-				return why;
-			}
-			if (rc == -1) {
-				json_decref(root);
-				return "\"expires_in\" must be a duration such "
-				    "as \"30d\", \"12h\" or \"90m\"";
-			}
-		} else if (strcmp(key, "allow") != 0 &&
-		    strcmp(key, "models") != 0 && strcmp(key, "rpm") != 0 &&
-		    strcmp(key, "concurrency") != 0) {
-			snprintf(why, sizeof(why), "unknown field \"%.64s\" "
-			    "(expected \"name\", \"expires_in\", \"allow\", "
-			    "\"models\", \"rpm\", \"concurrency\")", key);
-			json_decref(root);
-			return why;
-		}
-	}
-	if (keypolicy_from_json(root, 0, ki, why, sizeof(why)) == -1) {
-		json_decref(root);
-		return why;
-	}
-	json_decref(root);
-	return NULL;
 }
 
 static void
@@ -245,21 +168,16 @@ admin_refuse(struct client *c, enum auth_result a, const struct auth_who *who,
 	return -1;
 }
 
-/* The new key into the database; -1 once a failure is answered. */
-static int
-store_key(struct client *c, struct keyinfo *ki, int64_t *id,
-    struct outcome *o)
+int
+admin_store_result(struct client *c, struct outcome *o, struct keystore *ks,
+    int rc, const char *what)
 {
-	struct keystore *ks;
-	int rc;
-
-	if ((ks = dbconn_get()) == NULL)
-		rc = -1;
-	else
-		rc = keystore_add(ks, ki, id);
 	switch (rc) {
 	case 0:
 		return 0;
+	case KEYSTORE_NOTFOUND:
+		reply_fail(c, o, 404, "no such key", "admin");
+		break;
 	case KEYSTORE_NAMETAKEN:
 		reply_fail(c, o, 409, "an active key already has that name",
 		    "admin");
@@ -267,16 +185,56 @@ store_key(struct client *c, struct keyinfo *ki, int64_t *id,
 	case KEYSTORE_BUSY:
 		reply_fail(c, o, 503, "the key database is busy; try again",
 		    "admin");
-		log_warnx("/key/generate: key database busy");
+		log_warnx("%s: key database busy", what);
 		break;
 	default:
 		reply_fail(c, o, 503, "the key database could not store the "
-		    "key", "admin");
-		log_warnx("/key/generate: %s", ks != NULL ?
-		    keystore_errmsg(ks) : "key database unavailable");
+		    "change", "admin");
+		log_warnx("%s: %s", what, ks != NULL ? keystore_errmsg(ks) :
+		    "key database unavailable");
 		break;
 	}
 	return -1;
+}
+
+/* The new key into the database; -1 once a failure is answered. */
+static int
+store_key(struct client *c, struct keyinfo *ki, int64_t *id,
+    struct outcome *o)
+{
+	struct keystore *ks;
+
+	ks = dbconn_get();
+	return admin_store_result(c, o, ks, ks != NULL ?
+	    keystore_add(ks, ki, id) : -1, "/key/generate");
+}
+
+int
+admin_new_key(struct client *c, const char *body, size_t len,
+    struct keyinfo *ki, char *key, size_t keysize, struct outcome *o)
+{
+	char why[256];
+
+	memset(ki, 0, sizeof(*ki));
+	ki->allow = default_allow;
+	ki->created_at = time(NULL);
+	if (keyedit_from_json(body, len, KEYEDIT_CREATE, ki->created_at, ki,
+	    why, sizeof(why)) == -1) {
+		reply_fail(c, o, 400, why, "admin");
+		return -1;
+	}
+	/* The prefix was checked when the settings were read. */
+	keygen_new(prefix, key, keysize);
+	keygen_hash(key, strlen(key), ki->hash);
+	keygen_hint(key, strlen(prefix), ki->hint, sizeof(ki->hint));
+	ki->origin = ORIGIN_GENERATE;
+	if (store_key(c, ki, &ki->id, o) == -1) {
+		explicit_bzero(key, keysize);
+		return -1;
+	}
+	log_info("admin: new key %lld%s%s", (long long)ki->id,
+	    ki->name[0] != '\0' ? " named " : "", ki->name);
+	return 0;
 }
 
 void
@@ -285,41 +243,15 @@ admin_generate(struct client *c, enum auth_result a,
 {
 	struct keyinfo ki;
 	char body[ADMIN_BODY_MAX], key[KEYGEN_KEY_MAX];
-	const char *why;
-	int64_t expires_in = 0, id;
 	ssize_t len;
 
 	if (admin_refuse(c, a, who, o) == -1)
 		return;
-	if (c->req.expect_continue && c->req.has_body &&
-	    client_continue(c) == -1) {
-		o->close = 1;
-		o->fail = "admin";
+	if ((len = admin_read_body(c, body, sizeof(body), o)) < 0)
 		return;
-	}
-	if ((len = read_body(c, body, sizeof(body), o)) < 0)
+	if (admin_new_key(c, body, (size_t)len, &ki, key, sizeof(key), o) ==
+	    -1)
 		return;
-
-	memset(&ki, 0, sizeof(ki));
-	ki.allow = default_allow;
-	if ((why = parse_options(body, (size_t)len, &ki, &expires_in)) !=
-	    NULL) {
-		reply_fail(c, o, 400, why, "admin");
-		return;
-	}
-	/* The prefix was checked when the settings were read. */
-	keygen_new(prefix, key, sizeof(key));
-	keygen_hash(key, strlen(key), ki.hash);
-	keygen_hint(key, strlen(prefix), ki.hint, sizeof(ki.hint));
-	ki.created_at = time(NULL);
-	ki.expires_at = expires_in != 0 ? ki.created_at + expires_in : 0;
-	ki.origin = ORIGIN_GENERATE;
-	if (store_key(c, &ki, &id, o) == -1) {
-		explicit_bzero(key, sizeof(key));
-		return;
-	}
-	log_info("/key/generate: new key %lld%s%s", (long long)id,
-	    ki.name[0] != '\0' ? " named " : "", ki.name);
-	reply_key(c, key, id, &ki, o);
+	reply_key(c, key, ki.id, &ki, o);
 	explicit_bzero(key, sizeof(key));
 }

@@ -326,6 +326,8 @@ client_sendv(struct client *c, struct iovec *iov, int iovcnt)
 			return -1;
 		if (n > 0) {
 			c->sent += (uint64_t)n;
+			if (c->sent_out != NULL)
+				*c->sent_out = c->sent;
 			while (msg.msg_iovlen > 0 &&
 			    (size_t)n >= msg.msg_iov[0].iov_len) {
 				n -= (ssize_t)msg.msg_iov[0].iov_len;

@@ -49,6 +49,11 @@ struct client {
 	 */
 	const volatile sig_atomic_t *stopping;
 	int			 stop_fd;
+	/* Handed down per request: where the bytes sent so far are
+	 * mirrored (a scoreboard field) or NULL, and header lines every
+	 * reply the daemon makes itself carries, or NULL. */
+	volatile uint64_t	*sent_out;
+	const char		*xhdrs;
 };
 
 /* Once per worker: no connection, no stop signal. */

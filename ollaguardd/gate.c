@@ -19,6 +19,7 @@
 #include "client.h"
 #include "config.h"
 #include "gate.h"
+#include "health.h"
 #include "keylimit.h"
 #include "log.h"
 #include "modelname.h"
@@ -29,6 +30,7 @@
 
 static size_t	 json_max;
 static int	 slot_no;
+static int	 route_body;	/* several upstreams: route by the model */
 static char	 msg[GATE_MSG_MAX];
 static char	 hdrs[64];
 
@@ -37,6 +39,7 @@ gate_init(const struct config *cfg, int slotno)
 {
 	json_max = (size_t)cfg->max_json_body;
 	slot_no = slotno;
+	route_body = cfg->ntarget_urls > 1;
 }
 
 /* The key as a message names it: its name, else its id. */
@@ -133,6 +136,54 @@ read_json(struct client *c, const struct auth_who *who, struct gate *g,
 	return 0;
 }
 
+/* The model a request is routed by: "model", else "name". */
+static void
+route_model(struct gate *g, const struct bodymodel *bm)
+{
+	const char *m = bm->value[0] != NULL ? bm->value[0] : bm->value[1];
+
+	if (m == NULL)
+		return;
+	g->model = health_model_hash(m, strlen(m));
+	if (g->model_name[0] == '\0')
+		strlcpy(g->model_name, m, sizeof(g->model_name));
+}
+
+/*
+ * With several upstreams, the model of any key's request, to route it:
+ * the body is read as for a key with a model list (a body larger than
+ * max-json-body by its length streams, unrouted), and a body that does
+ * not parse is forwarded for Ollama to refuse.
+ */
+static int
+read_route_model(struct client *c, const struct auth_who *who,
+    const struct policy_endpoint *ep, struct gate *g)
+{
+	struct request *r = &c->req;
+	struct bodymodel bm;
+	char model[MODELNAME_MAX];
+	const char *why;
+	size_t len;
+
+	if (ep->path_model && policy_path_model(r->target, r->target_len,
+	    model, sizeof(model)) == 0) {
+		g->model = health_model_hash(model, strlen(model));
+		strlcpy(g->model_name, model, sizeof(g->model_name));
+	}
+	if (g->body != NULL || ep->fields == 0 || ep->stream ||
+	    !r->has_body || (!r->chunked && r->content_length > json_max))
+		return 0;
+	if (read_json(c, who, g, &len) == -1)
+		return -1;
+	if (bodymodel_parse(g->body, len, ep->fields, &bm, &why) == 0)
+		route_model(g, &bm);
+	bodymodel_clear(&bm);
+	g->pr.body = g->body;
+	g->pr.bodylen = len;
+	g->use_pr = 1;
+	return 0;
+}
+
 /* The models a body names, each checked against the key's list. */
 static int
 check_body(struct client *c, const struct auth_who *who,
@@ -155,15 +206,20 @@ check_body(struct client *c, const struct auth_who *who,
 		bodymodel_clear(&bm);
 		return refuse(g, c, who, 400, "policy");
 	}
-	for (i = 0; i < BODYMODEL_NFIELDS && rc == 0; i++)
+	for (i = 0; i < BODYMODEL_NFIELDS && rc == 0; i++) {
+		if (bm.value[i] != NULL && g->model_name[0] == '\0')
+			strlcpy(g->model_name, bm.value[i],
+			    sizeof(g->model_name));
 		if (bm.value[i] != NULL &&
 		    !modelname_list_match(who->models, bm.value[i]))
 			rc = refuse_model(g, c, who, bm.value[i]);
+	}
 	if (rc == 0 && bm.found == 0) {
 		snprintf(msg, sizeof(msg), "key \"%s\" may only use named "
 		    "models, and the request names none", key_label(who));
 		rc = refuse(g, c, who, 403, "policy");
 	}
+	route_model(g, &bm);
 	bodymodel_clear(&bm);
 	if (rc == 0) {
 		g->pr.body = g->body;
@@ -198,6 +254,7 @@ check_models(struct client *c, const struct auth_who *who,
 			    "cannot be read");
 			return refuse(g, c, who, 403, "policy");
 		}
+		strlcpy(g->model_name, model, sizeof(g->model_name));
 		if (!modelname_list_match(who->models, model))
 			return refuse_model(g, c, who, model);
 	}
@@ -244,9 +301,12 @@ gate_check(struct client *c, const struct auth_who *who, struct gate *g)
 	struct policy_endpoint ep;
 
 	memset(g, 0, sizeof(*g));
-	if (who->master || who->open)
+	if ((who->master || who->open) && !route_body)
 		return 0;
 	policy_classify(r->method, r->target, r->target_len, &ep);
+	g->cls = ep.cls;
+	if (who->master || who->open)
+		return read_route_model(c, who, &ep, g);
 	if ((ep.cls & who->allow) == 0) {
 		snprintf(msg, sizeof(msg), "key \"%s\" may not use %s "
 		    "endpoints", key_label(who), policy_class_name(ep.cls));
@@ -257,7 +317,7 @@ gate_check(struct client *c, const struct auth_who *who, struct gate *g)
 	if ((who->rpm != 0 || who->concurrency != 0) &&
 	    check_limits(c, who, g) == -1)
 		return -1;
-	return 0;
+	return route_body ? read_route_model(c, who, &ep, g) : 0;
 }
 
 void

@@ -7,6 +7,7 @@
 #define GATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proxy.h"
 
@@ -24,6 +25,10 @@ struct gate {
 	int		 use_pr;	/* pr applies (a body or a filter) */
 	char		*body;		/* the body read whole (malloc'd) */
 	int		 limited;	/* holds a keylimit slot */
+	/* With several upstreams: */
+	int		 cls;		/* the endpoint's POLICY_* class */
+	uint64_t	 model;		/* health_model_hash, 0: none named */
+	char		 model_name[64]; /* the first model named, or "" */
 };
 
 void	gate_init(const struct config *, int slotno);

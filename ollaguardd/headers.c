@@ -127,6 +127,7 @@ headers_upstream(const struct request *r, const char *addr, int identity)
 		    name_is(h->name, h->namelen, "host") ||
 		    name_is(h->name, h->namelen, "authorization") ||
 		    name_is(h->name, h->namelen, "x-api-key") ||
+		    name_is(h->name, h->namelen, "x-ollaguard-upstream") ||
 		    (identity && name_is(h->name, h->namelen,
 		    "accept-encoding")) ||
 		    name_is(h->name, h->namelen, "expect") ||

@@ -133,6 +133,8 @@ cmp_hash(const void *a, const void *b)
 static int
 copy_set(uint64_t *dst, const uint64_t *src, int n)
 {
+	if (n <= 0 || src == NULL)
+		return 0;
 	if (n > HEALTH_MODELS)
 		n = HEALTH_MODELS;
 	memcpy(dst, src, (size_t)n * sizeof(*dst));

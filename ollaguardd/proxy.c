@@ -29,6 +29,7 @@
 #include "config.h"
 #include "endpoint.h"
 #include "headers.h"
+#include "upstreams.h"
 #include "log.h"
 #include "modellist.h"
 #include "monotime.h"
@@ -40,6 +41,7 @@
 #define REPLAY_MAX	(64 * 1024)
 #define GONE_CHECK_MS	250
 #define HEAD_HOLD_MS	200
+#define EXPOSE_MAX	(UPSTREAM_NAME_MAX + 32)
 
 /* Why a forwarded request failed, for the log. */
 enum proxy_fail {
@@ -92,11 +94,17 @@ struct xfer {
 	size_t		 body_pos;
 	int		 listing;	/* collect the answer in list */
 	struct modellist list;		/* freed by proxy_forward */
+
+	/* With several boxes: a 502 or 503 is held back in list, for the
+	 * caller to try another box; the box's name goes in the head. */
+	int		 may_hold;
+	int		 holding;
+	const char	*expose;
 };
 
 struct xbufs {
 	char		 raw[RESP_HEAD_MAX];
-	char		 head[RESP_HEAD_MAX + 256];
+	char		 head[RESP_HEAD_MAX + 256 + EXPOSE_MAX];
 	char		 replay[REPLAY_MAX];
 };
 
@@ -113,6 +121,20 @@ static char		 errbuf[CURL_ERROR_SIZE];
 
 static void	arm_once(void);
 
+/* The URL requests go to, up to the target, which arm() appends. */
+static void
+set_base(const char *u)
+{
+	if (strcmp(u, base_url) == 0)
+		return;
+	base_len = strlcpy(base_url, u, sizeof(base_url));
+	/* The client's path starts with '/', so the prefix must not end in
+	 * one: http://gpu:11434/ollama/ and .../ollama are the same. */
+	while (base_len > 0 && base_url[base_len - 1] == '/')
+		base_url[--base_len] = '\0';
+	memcpy(url, base_url, base_len);
+}
+
 int
 proxy_init(const struct config *cfg)
 {
@@ -120,14 +142,9 @@ proxy_init(const struct config *cfg)
 		log_warnx("%s: curl_easy_init failed", __func__);
 		return -1;
 	}
-	base_len = strlcpy(base_url, cfg->target_url, sizeof(base_url));
-	/* The client's path starts with '/', so the prefix must not end in
-	 * one: http://gpu:11434/ollama/ and .../ollama are the same. */
-	while (base_len > 0 && base_url[base_len - 1] == '/')
-		base_url[--base_len] = '\0';
+	set_base(cfg->target_url);
 	silence_ms = (long)cfg->timeout * 1000;
 	manage_ms = (long)cfg->manage_timeout * 1000;
-	memcpy(url, base_url, base_len);
 	arm_once();
 	return 0;
 }
@@ -164,6 +181,23 @@ bad_upstream(struct xfer *xf, const char *why)
 	return 0;
 }
 
+/* Adds the box's name before the blank line that ends the head; the
+ * head buffer keeps room for it. */
+static void
+expose_box(struct xfer *xf)
+{
+	char line[EXPOSE_MAX];
+	int n;
+
+	n = snprintf(line, sizeof(line), "X-Ollaguard-Upstream: %s\r\n\r\n",
+	    xf->expose);
+	if (n <= 0 || (size_t)n >= sizeof(line) || xf->headlen < 2 ||
+	    xf->headlen - 2 + (size_t)n > sizeof(xb.head))
+		return;
+	memcpy(xb.head + xf->headlen - 2, line, (size_t)n);
+	xf->headlen += (size_t)n - 2;
+}
+
 /* The client's head, from upstream's; -1 if upstream's is refused. */
 static int
 build_response_head(struct xfer *xf)
@@ -175,7 +209,7 @@ build_response_head(struct xfer *xf)
 	if (*xf->c->stopping)
 		xf->c->req.keepalive = 0;
 	h.buf = xb.head;
-	h.size = sizeof(xb.head);
+	h.size = sizeof(xb.head) - EXPOSE_MAX;
 	why = headers_response(xb.raw, xf->rawlen, &xf->c->req, xf->is_head,
 	    xf->status, &h);
 	if (why != NULL) {
@@ -183,6 +217,8 @@ build_response_head(struct xfer *xf)
 		return -1;
 	}
 	xf->headlen = h.len;
+	if (xf->expose != NULL)
+		expose_box(xf);
 	xf->chunked_out = h.chunked;
 	xf->close_after = h.close;
 	xf->head_pending = 1;
@@ -211,6 +247,8 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		    (buf[11] - '0');
 		if ((why = headers_status_refused(xf->status)) != NULL)
 			return bad_upstream(xf, why);
+		xf->holding = xf->may_hold && (xf->status == 502 ||
+		    xf->status == 503);
 	} else if ((len == 2 && buf[0] == '\r') || (len == 1 &&
 	    buf[0] == '\n')) {
 		/* 1xx responses are interim: wait for the final one. */
@@ -256,6 +294,11 @@ write_cb(char *data, size_t size, size_t nitems, void *arg)
 	xf->last_rx_ms = monotime_ms();
 	if (len == 0 || xf->is_head)
 		return len;
+	if (xf->holding) {
+		/* Only the start of an error body is kept. */
+		(void)modellist_add(&xf->list, REPLAY_MAX, data, len, &why);
+		return len;
+	}
 	if (xf->listing) {
 		if (modellist_add(&xf->list, xf->pr->list_max, data, len,
 		    &why) == -1)
@@ -392,7 +435,8 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	 * into a clean 502.
 	 */
 	if (xf->head_pending && !xf->is_head && !xf->listing &&
-	    now - xf->head_ready_ms >= HEAD_HOLD_MS && send_head(xf) == -1) {
+	    !xf->holding && now - xf->head_ready_ms >= HEAD_HOLD_MS &&
+	    send_head(xf) == -1) {
 		xf->fail = PF_CLIENT_GONE;
 		return 1;
 	}
@@ -640,14 +684,18 @@ fail(struct xfer *xf, CURLcode rc, struct outcome *o)
 	reply_fail(xf->c, o, status, msg, o->fail);
 }
 
-void
-proxy_forward(struct client *c, const struct proxy_req *pr,
-    struct outcome *o)
+/*
+ * Clears the request's state.  Another attempt at the same request
+ * keeps the body's start, which read_cb sends again first.
+ */
+static void
+xfer_start(struct client *c, const struct proxy_req *pr, int again)
 {
 	struct request *r = &c->req;
 	struct xfer *xf = &xfer;
 	int64_t now = monotime_ms();
-	CURLcode rc;
+	size_t replay_len = xf->replay_len;
+	int replay_ok = xf->replay_ok;
 
 	*xf = (struct xfer){
 		.c = c,
@@ -662,21 +710,142 @@ proxy_forward(struct client *c, const struct proxy_req *pr,
 		.listing = pr != NULL && pr->allow != NULL &&
 		    r->method_id == HTTP_GET,
 	};
+	if (again) {
+		xf->replay_len = replay_len;
+		xf->replay_ok = replay_ok;
+		xf->replaying = replay_len > 0;
+	}
 	errbuf[0] = '\0';
-	o->ttfb_us = -1;
-	/* A body the caller read has had its 100 Continue. */
+}
+
+/* A body the caller read has had its 100 Continue. */
+static int
+continue_body(struct client *c, const struct proxy_req *pr,
+    struct outcome *o)
+{
+	struct request *r = &c->req;
+
 	if (r->expect_continue && r->has_body && (pr == NULL ||
 	    pr->body == NULL) && client_continue(c) == -1) {
 		o->fail = proxy_fail_name(PF_CLIENT_GONE);
 		o->close = 1;
-		return;
+		return -1;
 	}
-	arm(c, xf);
-	rc = curl_easy_perform(curl);
+	return 0;
+}
+
+/* The end of a transfer that is the answer, good or bad. */
+static void
+conclude(struct xfer *xf, CURLcode rc, struct outcome *o)
+{
 	o->ttfb_us = xf->ttfb_us;
 	if (rc == CURLE_OK && xf->fail == PF_NONE)
 		finish(xf, o);
 	else
 		fail(xf, rc, o);
 	modellist_free(&xf->list);
+}
+
+void
+proxy_forward(struct client *c, const struct proxy_req *pr,
+    struct outcome *o)
+{
+	xfer_start(c, pr, 0);
+	o->ttfb_us = -1;
+	if (continue_body(c, pr, o) == -1)
+		return;
+	arm(c, &xfer);
+	conclude(&xfer, curl_easy_perform(curl), o);
+}
+
+/*
+ * Whether another box may have the request: only when nothing has
+ * reached the client, and only for a box that could not be reached,
+ * closed or reset the connection before the client saw its head, or
+ * answered 502 or 503.  Silence and a malformed answer are the box's
+ * answer.
+ */
+static enum proxy_result
+try_result(const struct xfer *xf, CURLcode rc)
+{
+	if (xf->head_sent || xf->fail == PF_CLIENT_GONE ||
+	    xf->fail == PF_CLIENT_SLOW || xf->fail == PF_CLIENT_BODY ||
+	    xf->fail == PF_UPSTREAM_TIMEOUT)
+		return PROXY_DONE;
+	if (xf->holding)
+		return PROXY_RETRY;
+	if (xf->fail != PF_NONE)
+		return PROXY_DONE;
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_OPERATION_TIMEDOUT:
+		return PROXY_DOWN;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+		/* Its head may have come, but the client has not seen it:
+		 * a box that died answering has not answered. */
+		return PROXY_RETRY;
+	default:
+		return PROXY_DONE;
+	}
+}
+
+enum proxy_result
+proxy_try(struct client *c, const struct proxy_req *pr, struct proxy_box *b,
+    struct outcome *o)
+{
+	struct request *r = &c->req;
+	struct xfer *xf = &xfer;
+	enum proxy_result res;
+	CURLcode rc;
+
+	xfer_start(c, pr, b->again);
+	xf->may_hold = 1;
+	xf->expose = b->expose;
+	set_base(b->url);
+	o->ttfb_us = -1;
+	if (!b->again && continue_body(c, pr, o) == -1)
+		return PROXY_DONE;
+	arm(c, xf);
+	rc = curl_easy_perform(curl);
+	if ((res = try_result(xf, rc)) == PROXY_DONE) {
+		conclude(xf, rc, o);
+		return res;
+	}
+	b->replayable = (pr != NULL && pr->body != NULL) || !r->has_body ||
+	    xf->replay_ok;
+	b->why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+	if (xf->holding) {
+		modellist_free(&b->held);
+		b->held = xf->list;
+		b->held_status = xf->status;
+		b->why = reply_reason(xf->status);
+		memset(&xf->list, 0, sizeof(xf->list));
+	}
+	modellist_free(&xf->list);
+	return res;
+}
+
+int
+proxy_fetch(struct client *c, const char *base, size_t max,
+    struct modellist *out, int *down)
+{
+	static struct proxy_req fetch;
+	struct xfer *xf = &xfer;
+	CURLcode rc;
+
+	fetch.list_max = max;
+	xfer_start(c, &fetch, 0);
+	xf->listing = 1;
+	set_base(base);
+	arm(c, xf);
+	rc = curl_easy_perform(curl);
+	*down = rc == CURLE_COULDNT_CONNECT ||
+	    rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_OPERATION_TIMEDOUT;
+	*out = xf->list;
+	memset(&xf->list, 0, sizeof(xf->list));
+	return rc == CURLE_OK && xf->fail == PF_NONE ? xf->status : 0;
 }

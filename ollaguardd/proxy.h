@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "modellist.h"
+
 struct client;
 struct config;
 struct outcome;
@@ -33,5 +35,38 @@ int	proxy_init(const struct config *);
 void	proxy_forward(struct client *, const struct proxy_req *,
 	    struct outcome *);
 void	proxy_cleanup(void);
+
+/*
+ * With several upstreams, one attempt of a request at one box.  The
+ * caller fills url, expose (the name for X-Ollaguard-Upstream, or NULL)
+ * and again (not the first attempt: the body is sent again from its
+ * start); held must start zeroed and be freed with modellist_free.
+ */
+struct proxy_box {
+	const char	*url;
+	const char	*expose;
+	int		 again;
+	/* Out, after PROXY_RETRY or PROXY_DOWN: */
+	int		 replayable;	/* the body can be sent again */
+	const char	*why;		/* for the log */
+	int		 held_status;	/* a 502 or 503 held back, or 0 */
+	struct modellist held;		/* its body */
+};
+
+enum proxy_result {
+	PROXY_DONE,	/* answered: o says how */
+	PROXY_RETRY,	/* nothing sent: closed before the head, or 502/503 */
+	PROXY_DOWN	/* nothing sent: the box could not be reached */
+};
+
+enum proxy_result proxy_try(struct client *, const struct proxy_req *,
+	    struct proxy_box *, struct outcome *);
+/*
+ * GETs the request's target from the box at base, its body whole (up
+ * to max bytes) into out (modellist_free it).  Returns the status, 0
+ * if none came; *down is set when the box could not be reached.
+ */
+int	proxy_fetch(struct client *, const char *base, size_t max,
+	    struct modellist *out, int *down);
 
 #endif

@@ -14,6 +14,8 @@ reply_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
+	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -35,21 +37,21 @@ reply_reason(int status)
 	}
 }
 
-static int
-reply_send(struct client *c, int status, const char *body, size_t len,
-    const char *hdrs, int close)
+int
+reply_body(struct client *c, int status, const char *ctype, const char *body,
+    size_t len, const char *hdrs, int close)
 {
-	char head[1024];
+	char head[2048];
 	int n;
 
 	/* The response of a request that is the connection's last must say
 	 * so, whatever made it the last. */
 	close = close || client_closing(c);
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
-	    "%s%s\r\n", status, reply_reason(status), len,
-	    hdrs != NULL ? hdrs : "",
+	    "%s%s%s\r\n", status, reply_reason(status), ctype, len,
+	    hdrs != NULL ? hdrs : "", c->xhdrs != NULL ? c->xhdrs : "",
 	    close ? "Connection: close\r\n" :
 	    c->req.http_minor == 0 ? "Connection: keep-alive\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
@@ -60,6 +62,14 @@ reply_send(struct client *c, int status, const char *body, size_t len,
 	};
 	/* HEAD gets the head a GET would, Content-Length included. */
 	return client_sendv(c, iov, c->req.method_id == HTTP_HEAD ? 1 : 2);
+}
+
+static int
+reply_send(struct client *c, int status, const char *body, size_t len,
+    const char *hdrs, int close)
+{
+	return reply_body(c, status, "application/json", body, len, hdrs,
+	    close);
 }
 
 int

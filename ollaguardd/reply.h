@@ -19,11 +19,14 @@ struct outcome {
 	int		 close;		/* 1: the connection must close */
 	const char	*fail;		/* why it failed, for the log: "-" */
 	int64_t		 ttfb_us;	/* first upstream byte; -1 if none */
+	const char	*upstream;	/* several upstreams: the box, or NULL */
+	int		 retries;	/* other boxes tried before it */
 };
 
 /*
  * Sends status with {"error": msg}; the response says Connection:
- * close when close is set or the connection closes anyway.  To HEAD,
+ * close when close is set or the connection closes anyway, and the
+ * request's c->xhdrs besides any given here.  To HEAD,
  * the same head with no body.  Each returns 0, or -1 if the client is
  * gone.
  */
@@ -34,6 +37,9 @@ int	reply_error_hdrs(struct client *, int status, const char *msg,
 /* Sends status with body as the JSON body. */
 int	reply_json(struct client *, int status, const char *body, size_t len,
 	    int close);
+/* Sends status with a body of any type and extra header lines. */
+int	reply_body(struct client *, int status, const char *ctype,
+	    const char *body, size_t len, const char *hdrs, int close);
 /* Answers with an error and records it in o (status, close, fail). */
 void	reply_fail(struct client *, struct outcome *o, int status,
 	    const char *msg, const char *fail);

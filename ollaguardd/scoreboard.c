@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "scoreboard.h"
@@ -27,6 +28,7 @@ struct sb_shared {
 	atomic_int	 idle;		/* slots starting or idle */
 	atomic_int	 wake_pending;	/* the eventfd was written */
 	volatile int	 min_spare;
+	int64_t		 started;	/* written once, before any fork */
 };
 
 static struct sb_shared	*shared;
@@ -49,6 +51,7 @@ sb_init(int n)
 	shared = (struct sb_shared *)p;
 	slots = (struct sb_slot *)(p + hdr);
 	nslots = n;
+	shared->started = time(NULL);
 	return 0;
 }
 
@@ -154,4 +157,10 @@ sb_state_name(int state)
 	case SB_CLOSING: return "closing";
 	default: return "free";
 	}
+}
+
+int64_t
+sb_started(void)
+{
+	return shared->started;
 }

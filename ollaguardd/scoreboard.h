@@ -24,6 +24,7 @@ enum sb_state {
 
 #define SB_WHAT_MAX	96
 #define SB_ADDR_MAX	46	/* INET6_ADDRSTRLEN */
+#define SB_NAME_MAX	64	/* a key's or a model's name, cut short */
 
 struct sb_slot {
 	volatile pid_t		 pid;
@@ -32,6 +33,10 @@ struct sb_slot {
 	volatile int64_t	 key_id;	/* never the key */
 	char			 what[SB_WHAT_MAX];	/* "GET /api/chat" */
 	char			 client[SB_ADDR_MAX];	/* "" when none */
+	/* For the admin status view; "" when not known. */
+	volatile uint64_t	 bytes;		/* sent for this request */
+	char			 key_name[SB_NAME_MAX];	/* or "master" */
+	char			 model[SB_NAME_MAX];
 };
 
 /* Maps nslots slots and makes the wake-up descriptor; -1 on failure. */
@@ -45,6 +50,8 @@ void		 sb_set_state(struct sb_slot *, enum sb_state);
 void		 sb_set_what(struct sb_slot *, const char *method,
 		    const char *path, size_t pathlen);
 const char	*sb_state_name(int state);
+/* When the scoreboard was made (the daemon's start), Unix seconds. */
+int64_t		 sb_started(void);
 
 /*
  * Growing the pool on demand.  Workers keep a shared count of the idle

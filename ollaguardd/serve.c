@@ -17,7 +17,10 @@
 
 #include "accesslog.h"
 #include "admin.h"
+#include "adminapi.h"
+#include "adminpage.h"
 #include "auth.h"
+#include "balance.h"
 #include "client.h"
 #include "config.h"
 #include "gate.h"
@@ -46,6 +49,8 @@ serve_init(const struct config *cfg, struct sb_slot *s, int slotno)
 	conf = cfg;
 	slot = s;
 	gate_init(cfg, slotno);
+	balance_init(cfg, slotno);
+	adminapi_init(cfg);
 }
 
 static int
@@ -53,6 +58,21 @@ is_preflight(const struct request *r)
 {
 	return r->method_id == HTTP_OPTIONS && r->idx[RH_ORIGIN] != -1 &&
 	    r->idx[RH_ACR_METHOD] != -1;
+}
+
+/* Who the status view names for this request: a key's name, or its
+ * id when it has none. */
+static void
+slot_who(const struct auth_who *who)
+{
+	if (who->master || who->open)
+		strlcpy(slot->key_name, who->master ? "master" : "open",
+		    sizeof(slot->key_name));
+	else if (who->name[0] != '\0')
+		strlcpy(slot->key_name, who->name, sizeof(slot->key_name));
+	else
+		snprintf(slot->key_name, sizeof(slot->key_name), "#%lld",
+		    (long long)who->key_id);
 }
 
 /* Fills in who the access log names for this request. */
@@ -169,6 +189,46 @@ dispatch_admin(struct client *c, struct access_entry *e, struct outcome *o)
 	admin_generate(c, a, &req_who, o);
 }
 
+/*
+ * /admin: absent (404) when turned off or for an address outside
+ * admin-allow; the page itself without a key; the API for the master
+ * key only.  Every answer carries the admin security headers.
+ */
+static void
+dispatch_console(struct client *c, struct access_entry *e,
+    struct outcome *o)
+{
+	enum auth_result a;
+	const char *hdr;
+	size_t len;
+
+	c->xhdrs = ADMINAPI_HEADERS;
+	if (!adminapi_allowed(c) || adminpage_match(c)) {
+		settle_body(c, o);
+		if (!adminapi_allowed(c))
+			reply_fail(c, o, 404, "not found", "admin");
+		else
+			adminpage_serve(c, o);
+		return;
+	}
+	hdr = request_header(&c->req, RH_AUTHORIZATION, &len);
+	a = auth_check(hdr, len, &req_who);
+	entry_who(e, a, &req_who);
+	if (a == AUTH_MISSING || a == AUTH_INVALID) {
+		refuse_key(c, a, o);
+		return;
+	}
+	if (a != AUTH_PASS || !req_who.master) {
+		settle_body(c, o);
+		reply_fail(c, o, a == AUTH_PASS ? 403 : 503, a == AUTH_PASS ?
+		    "only the master key may use the admin API" :
+		    "the key database is unavailable", "admin");
+		return;
+	}
+	slot_who(&req_who);
+	adminapi_serve(c, o);
+}
+
 /* Forwards a request that passed auth, if its key's policy lets it. */
 static void
 forward_gated(struct client *c, struct outcome *o)
@@ -185,8 +245,12 @@ forward_gated(struct client *c, struct outcome *o)
 		gate_done(&g);
 		return;
 	}
+	strlcpy(slot->model, g.model_name, sizeof(slot->model));
 	sb_set_state(slot, SB_PROXYING);
-	proxy_forward(c, g.use_pr ? &g.pr : NULL, o);
+	if (balance_active())
+		balance_forward(c, &req_who, &g, o);
+	else
+		proxy_forward(c, g.use_pr ? &g.pr : NULL, o);
 	gate_done(&g);
 }
 
@@ -199,6 +263,10 @@ dispatch(struct client *c, struct access_entry *e, struct outcome *o)
 	memset(&req_who, 0, sizeof(req_who));
 	if (admin_match(c)) {
 		dispatch_admin(c, e, o);
+		return;
+	}
+	if (adminapi_match(c)) {
+		dispatch_console(c, e, o);
 		return;
 	}
 	e->key = "-";
@@ -220,11 +288,15 @@ dispatch(struct client *c, struct access_entry *e, struct outcome *o)
 			return;
 		}
 		slot->key_id = req_who.key_id;
+		slot_who(&req_who);
 		forward_gated(c, o);
 		return;
 	}
 	sb_set_state(slot, SB_PROXYING);
-	proxy_forward(c, NULL, o);
+	if (balance_active())
+		balance_forward(c, NULL, NULL, o);
+	else
+		proxy_forward(c, NULL, o);
 }
 
 /* The access log entry's fields that the request itself gives. */
@@ -250,6 +322,9 @@ serve_request(struct client *c)
 	int64_t start = monotime_us();
 
 	slot->req_start_ms = start / 1000;
+	slot->bytes = 0;
+	c->sent_out = &slot->bytes;
+	c->xhdrs = NULL;
 	entry_start(&e, c);
 	dispatch(c, &e, &o);
 	/* A body the answer left unread is dropped if it is here. */
@@ -258,12 +333,17 @@ serve_request(struct client *c)
 	e.status = o.status;
 	e.fail = o.fail;
 	e.ttfb_us = o.ttfb_us;
+	e.upstream = o.upstream;
+	e.retries = o.retries;
 	e.duration_us = monotime_us() - start;
 	e.bytes_in = c->body_read;
 	e.bytes_out = c->sent;
 	accesslog_write(&e);
 	slot->req_start_ms = 0;
 	slot->key_id = 0;
+	slot->key_name[0] = '\0';
+	slot->model[0] = '\0';
+	c->xhdrs = NULL;
 	if (!o.close && !client_closing(c))
 		return 1;
 	if (!c->req.body_done)

@@ -389,6 +389,8 @@ class StubUpstream:
         # What /api/tags and /api/ps answer; a test may set them.
         self.tags_body = TAGS_BODY
         self.ps_body = PS_BODY
+        # Per-stub handlers by exact path, before the routes below.
+        self.handlers = {}
         self._lock = threading.Lock()
         self._gates = {}
         self._stopping = threading.Event()
@@ -427,6 +429,22 @@ class StubUpstream:
             self._close_conn(conn, sock, "shutdown")
         for t in self._threads:
             t.join(timeout=3)
+
+    def kill(self):
+        """Dies like a crashed box: no more connections, and those open
+        close at once, in the middle of any response (gates stay shut:
+        stop() later releases the threads)."""
+        try:
+            self._lsock.close()
+        except OSError:
+            pass
+        with self._lock:
+            socks = list(self._socks.values())
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self.start()
@@ -546,7 +564,7 @@ class StubUpstream:
                 if (req.header("Expect") or "").lower() == "100-continue":
                     ex.send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
                 self._read_body(reader, req)
-                find_route(ex.path)(ex)
+                (self.handlers.get(ex.path) or find_route(ex.path))(ex)
                 if not ex.keep_alive or conn.closed_at is not None:
                     by = "stub"
                     break

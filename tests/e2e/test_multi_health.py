@@ -40,9 +40,11 @@ def test_poller_sees_each_box(daemon_factory, stub, request):
     assert log_line(d, r"upstream c up: 1 model, 0 loaded")
     paths = {r.target for r in b.requests}
     assert {"/api/version", "/api/tags", "/api/ps"} <= paths, paths
-    # Requests still go where they went (routing is not wired yet).
+    # /api/tags answers every box's models, each once.
     r = d.get("/api/tags", key=MASTER_KEY)
-    assert r.status == 200 and r.body == stub.tags_body
+    assert r.status == 200, r.body
+    names = [m["name"] for m in json.loads(r.body)["models"]]
+    assert names == ["llama3:8b", "phi3:mini", "qwen:7b"], names
 
 
 def test_box_down_and_back(daemon_factory, stub, request):

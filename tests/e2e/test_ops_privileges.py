@@ -38,7 +38,10 @@ def test_serves_as_user_nobody(daemon_factory, open_dir):
     pw = nobody()
     os.chmod(open_dir, 0o777)
     db = os.path.join(open_dir, "keys.db")
-    d = daemon_factory(workers=2, db=db, env={"OLLAGUARD_USER": "nobody"})
+    # min-spare 1: the readiness probe's connection, handed to a worker,
+    # must not grow the pool past the two workers this counts.
+    d = daemon_factory(workers=2, db=db, env={"OLLAGUARD_USER": "nobody"},
+                       extra_args=["--min-spare", "1"])
     assert wait_until(lambda: len(workers(d)) == 2, 3)
     for pid in [d.proc.pid] + workers(d):
         uids, gids, groups = status_ids(pid)
