@@ -72,8 +72,10 @@ TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus \
 # tests/browser/package-lock.json, drives Debian's chromium.
 BROWSER_DIR =	tests/browser
 SERVICE_PKGS =	systemd logrotate fail2ban
+# What make deb needs besides the build packages.
+DEB_PKGS =	debhelper devscripts lintian fakeroot
 
-.PHONY: all deps deps-build deps-service check unit e2e asan run install \
+.PHONY: all deps deps-build deps-service deps-deb deb check unit e2e asan run install \
 		uninstall clean valgrind soak pkgcheck pkgcheck-cmocka
 
 all: $(BUILD)/ollaguardd $(BUILD)/ollaguard-keyctl
@@ -159,11 +161,27 @@ deps-build:
 # The tests check the service files with the service's own tools
 # (systemd-analyze, logrotate, fail2ban-regex), so testing needs those too.
 deps:
-	@$(call install-pkgs,$(BUILD_PKGS) $(TEST_PKGS) $(SERVICE_PKGS))
+	@$(call install-pkgs,$(BUILD_PKGS) $(TEST_PKGS) $(SERVICE_PKGS) \
+	    $(DEB_PKGS))
 	@# npm comes with nodejs from some sources; Debian ships it apart.
 	@command -v npm >/dev/null || { $(call install-pkgs,npm); }
 	@test -d $(BROWSER_DIR)/node_modules/playwright-core || \
 	    (cd $(BROWSER_DIR) && npm ci --no-audit --no-fund)
+
+deps-deb:
+	@$(call install-pkgs,$(BUILD_PKGS) $(DEB_PKGS))
+
+# ollaguard_VERSION_ARCH.deb in $(BUILD)/deb, built from a copy of the
+# tree's files (tracked, and new ones not ignored) so that nothing
+# built here gets in, then checked with lintian.
+DEBDIR =	$(BUILD)/deb
+deb: deps-deb
+	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/src
+	git ls-files -z --cached --others --exclude-standard | \
+	    xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; \
+	    done' sh | tar --null -T - -cf - | tar -xf - -C $(DEBDIR)/src
+	cd $(DEBDIR)/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(DEBDIR)/*.changes
 
 # Not needed to build or run: fail2ban enables a service of its own.
 deps-service:

@@ -88,6 +88,9 @@ static const struct setting settings[] = {
 	    "prefix of generated keys"),
 	NUM("timeout", "OLLAGUARD_TIMEOUT", timeout, 1, 86400, "300",
 	    "seconds of upstream silence before giving up (504)"),
+	NUM("manage-timeout", "OLLAGUARD_MANAGE_TIMEOUT", manage_timeout, 0,
+	    86400, "0", "the same for the manage class: pulls, pushes, "
+	    "creates (0: none)"),
 	STR("db", "OLLAGUARD_DB", db, "./ollaguard.db", "PATH", NULL,
 	    "the key database"),
 	NUM("workers", "OLLAGUARD_WORKERS", workers, 1, 4096, "4",
@@ -173,6 +176,12 @@ static const struct setting settings[] = {
 	    "may reach /admin (others get 404)"),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
+
+const char *
+config_version(void)
+{
+	return OLLAGUARD_VERSION;
+}
 
 static const struct setting *
 setting_find(const char *name, size_t len)

@@ -37,6 +37,7 @@ struct config {
 	char	master_key_file[PATH_MAX];
 	char	prefix[CONFIG_PREFIX_MAX];
 	long long timeout;
+	long long manage_timeout;
 	char	db[PATH_MAX];
 	long long workers;
 	long long min_spare;
@@ -104,6 +105,8 @@ void	config_redact_url(const char *url, char *out, size_t outlen);
  * has none), read and checked as the daemon reads it. */
 int	config_file_db(const char *path, char *db, size_t dblen, char *err,
 	    size_t errlen);
+/* The program's version, as --version prints it. */
+const char *config_version(void);
 /* Checks the URL that starts a target-url value. */
 int	config_check_url(const char *v, const char **why);
 /* Wipes the secrets held in cfg. */

@@ -88,6 +88,7 @@ int		 do_list(int, char **);
 int		 do_import(int, char **);
 int		 do_export(int, char **);
 int		 do_usage(int, char **);
+int		 do_genkey(int, char **);
 int		 do_set(int, char **);
 int		 do_show(int, char **);
 

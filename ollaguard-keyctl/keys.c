@@ -246,3 +246,23 @@ do_revoke(int argc, char **argv)
 		err(KEYCTL_FAIL, "revoke: standard output");
 	return status;
 }
+
+int
+do_genkey(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char				 key[KEYGEN_KEY_MAX];
+
+	while (keyctl_getopt(argc, argv, ":h", opts) != -1)
+		;
+	if (optind != argc)
+		keyctl_usage_error("genkey takes no argument");
+	if (keygen_new("", key, sizeof(key)) == -1)
+		errx(KEYCTL_FAIL, "cannot make a key");
+	printf("%s\n", key);
+	explicit_bzero(key, sizeof(key));
+	return fflush(stdout) == 0 ? KEYCTL_OK : KEYCTL_FAIL;
+}

@@ -107,6 +107,10 @@ static const struct keyctl_cmd cmds[] = {
 	  "                commas (default: key,model)\n"
 	  "  --json        a JSON array, one object per group\n"
 	  "  --csv         comma-separated values with a header line\n" },
+	{ "genkey", do_genkey, "",
+	  "Prints a new random key (43 letters and digits) alone on standard\n"
+	  "output and stores nothing: for a master key file, say.  Needs no\n"
+	  "database.\n" },
 	{ "help", do_help, "[command]",
 	  "Shows the usage of the tool or of one command.\n" },
 };
@@ -374,7 +378,7 @@ main(int argc, char *argv[])
 		keyctl_usage_error("no command given");
 	if ((curcmd = cmd_find(argv[0])) == NULL)
 		keyctl_usage_error("%s: unknown command", argv[0]);
-	if (curcmd->run != do_help)
+	if (curcmd->run != do_help && curcmd->run != do_genkey)
 		find_db(flag, config);
 
 	/* 0 makes GNU getopt start over on the command's argv. */

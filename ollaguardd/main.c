@@ -34,6 +34,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "master.h"
+#include "upgrade.h"
 #include "upstreams.h"
 
 extern char	**environ;
@@ -55,7 +56,16 @@ static pid_t		 pid_owner;
 static void
 remove_pidfile(void)
 {
-	if (pfh != NULL && getpid() == pid_owner)
+	const char *oldbin;
+
+	if (pfh == NULL || getpid() != pid_owner)
+		return;
+	/* After an upgrade the pid file is the new master's: remove only
+	 * our own, renamed PIDFILE.oldbin. */
+	if ((oldbin = upgrade_oldbin()) != NULL) {
+		unlink(oldbin);
+		pidfile_close(pfh);
+	} else
 		pidfile_remove(pfh);
 }
 
@@ -118,7 +128,10 @@ drop_privileges(const struct config *cfg)
 	gid_t gid;
 
 	if (geteuid() != 0) {
-		if (cfg->user[0] != '\0')
+		/* A new master from an upgrade runs as the old one did. */
+		if (cfg->user[0] != '\0' && !(upgrade_adopted() &&
+		    (pw = getpwnam(cfg->user)) != NULL &&
+		    pw->pw_uid == geteuid()))
 			log_warnx("--user %s has no effect: not started as root",
 			    cfg->user);
 		return;
@@ -358,8 +371,9 @@ log_started(const struct config *cfg, int64_t active)
 	char url[CONFIG_URL_MAX];
 
 	config_redact_url(cfg->target_url, url, sizeof(url));
-	log_info("listening on %s port %lld, forwarding to %s, %lld workers",
-	    cfg->host, cfg->port, url, cfg->workers);
+	log_info("ollaguardd %s %s %s port %lld, forwarding to %s, %lld "
+	    "workers", config_version(), upgrade_adopted() ? "took over" :
+	    "listening on", cfg->host, cfg->port, url, cfg->workers);
 	if (cfg->master_key[0] == '\0' && active == 0)
 		log_warnx("AUTHENTICATION IS OFF: no master key and no active "
 		    "key in %s, so every request passes. %s", cfg->db,
@@ -385,6 +399,7 @@ main(int argc, char *argv[])
 	sigemptyset(&early);
 	sigaddset(&early, SIGHUP);
 	sigaddset(&early, SIGUSR1);
+	sigaddset(&early, SIGUSR2);
 	sigaddset(&early, SIGTERM);
 	sigaddset(&early, SIGINT);
 	sigaddset(&early, SIGQUIT);
@@ -396,6 +411,7 @@ main(int argc, char *argv[])
 	setproctitle_init(argc, argv, environ);
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		fatal("getcwd");
+	upgrade_init(args[0], cwd);
 	if ((cfg = malloc(sizeof(*cfg))) == NULL)
 		fatal("malloc");
 	rc = config_load(cfg, argc, args, err, sizeof(err));
@@ -425,7 +441,11 @@ main(int argc, char *argv[])
 		log_syslog(log_facility_parse(cfg->syslog_facility));
 
 	open_pidfile(cfg);
-	fd = listen_on(cfg);
+	/* An upgrade hands the socket over: it never closes. */
+	if ((fd = upgrade_adopt(cfg->host, cfg->port)) == -1)
+		fd = listen_on(cfg);
+	else if (listen_send_timeout(fd, (int)cfg->send_timeout) == -1)
+		log_warn("setsockopt SO_SNDTIMEO");
 	drop_privileges(cfg);
 	active = open_db(cfg);
 	if (accesslog_open(cfg) == -1)
@@ -438,7 +458,10 @@ main(int argc, char *argv[])
 	 * sees them; a daemon has no stderr from now on. */
 	if (cfg->daemon) {
 		log_syslog(log_facility_parse(cfg->syslog_facility));
-		daemonize();
+		/* A new master from an upgrade is detached already, and
+		 * must stay the old master's child until it is ready. */
+		if (!upgrade_adopted())
+			daemonize();
 		pid_owner = getpid();
 	}
 	if (pfh != NULL && pidfile_write(pfh) == -1)

@@ -48,6 +48,7 @@
 #include "peerlimit.h"
 #include "poller.h"
 #include "scoreboard.h"
+#include "upgrade.h"
 #include "upstreams.h"
 #include "worker.h"
 
@@ -67,6 +68,7 @@ struct worker {
 };
 
 static volatile sig_atomic_t	 got_stop, got_quit, got_hup, got_usr1;
+static volatile sig_atomic_t	 got_usr2;
 static struct worker		*wk;
 static int			 nslots;
 static uint32_t			 generation;
@@ -99,6 +101,9 @@ on_signal(int sig)
 		break;
 	case SIGUSR1:
 		got_usr1 = 1;
+		break;
+	case SIGUSR2:
+		got_usr2 = 1;
 		break;
 	default:
 		break;		/* SIGCHLD: only to wake the loop */
@@ -191,8 +196,11 @@ reap(void)
 		for (i = 0; i < nslots; i++)
 			if (wk[i].pid == pid)
 				break;
+		/* Not a worker: the poller, or a new master from an upgrade
+		 * that failed. */
 		if (i == nslots) {
-			poller_reaped(pid);
+			if (!upgrade_reaped(pid, status))
+				poller_reaped(pid);
 			continue;
 		}
 		s = sb_slot(i);
@@ -514,6 +522,18 @@ reload(int argc, char **argv, const char *cwd)
 	    generation, old, old == 1 ? "" : "s");
 }
 
+/* 1 once a worker waits in accept(): the pool has taken over. */
+static int
+pool_accepts(void)
+{
+	int i;
+
+	for (i = 0; i < nslots; i++)
+		if (wk[i].pid != 0 && sb_slot(i)->state == SB_IDLE)
+			return 1;
+	return 0;
+}
+
 int
 listen_send_timeout(int fd, int seconds)
 {
@@ -529,7 +549,7 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 	struct sigaction sa;
 	struct pollfd pfd;
 	int64_t next_maintain = 0;
-	int i, n;
+	int i, n, ready = 0;
 
 	lfd = fd;
 	pidfd = pid_fd;
@@ -559,6 +579,7 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 	sigaction(SIGQUIT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
@@ -576,6 +597,14 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 		if (got_hup) {
 			got_hup = 0;
 			reload(argc, argv, cwd);
+		}
+		if (got_usr2) {
+			got_usr2 = 0;
+			upgrade_start(lfd, argv, cur->pidfile);
+		}
+		if (!ready && pool_accepts()) {
+			ready = 1;
+			upgrade_ready();
 		}
 		if (got_usr1) {
 			got_usr1 = 0;

@@ -27,6 +27,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "endpoint.h"
 #include "headers.h"
 #include "upstreams.h"
 #include "log.h"
@@ -113,6 +114,8 @@ static char		 base_url[CONFIG_URL_MAX];
 static size_t		 base_len;
 static size_t		 base_path;	/* where its path starts */
 static long		 silence_ms;
+static long		 manage_ms;	/* for management calls; 0: none */
+static long		 limit_ms;	/* this request's: one of the two */
 static struct xfer	 xfer;
 static struct xbufs	 xb;
 static char		 url[CONFIG_URL_MAX + REQUEST_TARGET_MAX + 1];
@@ -148,6 +151,7 @@ proxy_init(const struct config *cfg)
 		return -1;
 	}
 	silence_ms = (long)cfg->timeout * 1000;
+	manage_ms = (long)cfg->manage_timeout * 1000;
 	if (set_base(cfg->target_url) == -1)
 		return -1;
 	arm_once();
@@ -452,7 +456,8 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		xf->last_ul = ulnow;
 		xf->last_rx_ms = now;
 	}
-	if (now - xf->last_rx_ms >= silence_ms && !upstream_reading(xf)) {
+	if (limit_ms > 0 && now - xf->last_rx_ms >= limit_ms &&
+	    !upstream_reading(xf)) {
 		xf->fail = PF_UPSTREAM_TIMEOUT;
 		return 1;
 	}
@@ -589,6 +594,7 @@ arm(struct client *c, const struct xfer *xf)
 	memcpy(url + n, r->target, r->target_len);
 	url[n + r->target_len] = '\0';
 	curl_easy_setopt(curl, CURLOPT_REQUEST_TARGET, url);
+	limit_ms = endpoint_is_manage(r) ? manage_ms : silence_ms;
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
 	    headers_upstream(r, c->addr, xf->listing));
 	set_method(r, xf->pr);

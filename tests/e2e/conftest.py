@@ -71,6 +71,7 @@ DAEMON_ENV_VARS = (
     "OLLAGUARD_ACCESS_LOG_FORMAT", "OLLAGUARD_HEADER_TIMEOUT",
     "OLLAGUARD_BODY_TIMEOUT", "OLLAGUARD_SEND_TIMEOUT",
     "OLLAGUARD_MAX_CONNS_PER_IP", "OLLAGUARD_AUTH_FAIL_LIMIT",
+    "OLLAGUARD_MANAGE_TIMEOUT",
     "OLLAGUARD_ADMIN", "OLLAGUARD_ADMIN_ALLOW",
 )
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
@@ -874,3 +875,8 @@ def pytest_runtest_makereport(item, call):
         if len(text) > 20000:
             text = text[:20000] + "\n..."
         rep.sections.append((f"stub upstream {s.url}", text))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: builds or installs packages "
+                            "(part of the suite; -m 'not slow' skips)")

@@ -662,7 +662,11 @@ class StubUpstream:
 
 
 def _echo(ex):
-    """Default: a JSON account of what arrived."""
+    """Default: a JSON account of what arrived.  ?silent=SECS first says
+    nothing that long, as /slow-headers does, on any path."""
+    if "silent" in ex.query:
+        if ex.wait_peer_close(float(ex.query["silent"])):
+            return
     obj = ex.req.as_json()
     if ex.req.body_len <= 64 * 1024:
         obj["body"] = ex.req.body.decode("latin-1")

@@ -317,7 +317,8 @@ def test_unit_stays_hardened(tmp_path):
 
 def test_unit_runs_the_daemon_as_documented():
     e = unit_entries(UNIT)
-    assert unit_value(e, "Service", "Type") == "exec"
+    assert unit_value(e, "Service", "Type") == "notify"
+    assert unit_value(e, "Service", "NotifyAccess") == "all"
     assert unit_value(e, "Service", "ExecStart") == UNIT_EXECSTART
     assert unit_value(e, "Service", "ExecReload") == "/bin/kill -HUP $MAINPID"
     assert unit_value(e, "Service", "KillMode") == "mixed"
@@ -356,7 +357,7 @@ def check_config(argv, tmp_path):
     swap = {"/etc/ollaguard/ollaguard.conf": os.path.join(ETC,
                                                           "ollaguard.conf"),
             "/var/lib/ollaguard/ollaguard.db": str(tmp_path / "og.db"),
-            "/run/ollaguardd.pid": str(tmp_path / "og.pid")}
+            "/run/ollaguard/ollaguardd.pid": str(tmp_path / "og.pid")}
     argv = [DAEMON, "--check-config"] + [swap.get(a, a) for a in argv]
     res = run(argv, env=clean_env(), cwd=str(tmp_path))
     assert res.returncode == 0, out(res)
@@ -388,7 +389,7 @@ def test_init_script_command_line_is_one_the_daemon_accepts(tmp_path):
     args = re.search(r'^DAEMON_ARGS="(.*)"$', script, re.M).group(1)
     assert re.search(r"--daemon --pidfile \"\$PIDFILE\" "
                      r"--user \"\$OLLAGUARD_USER\"", script)
-    got = check_config(["--daemon", "--pidfile", "/run/ollaguardd.pid",
+    got = check_config(["--daemon", "--pidfile", "/run/ollaguard/ollaguardd.pid",
                         "--user", "ollaguard"] + args.split(), tmp_path)
     assert got["daemon"] == "yes"
     assert got["pidfile"] == str(tmp_path / "og.pid")
@@ -848,9 +849,9 @@ def test_logrotate_rotates_and_the_daemon_reopens(tmp_path):
             with open(LOGROTATE) as f:
                 conf = f.read()
             assert "/var/log/ollaguard/*.log" in conf
-            assert "/run/ollaguardd.pid" in conf
+            assert "/run/ollaguard/ollaguardd.pid" in conf
             conf = (conf.replace("/var/log/ollaguard", str(logdir))
-                    .replace("/run/ollaguardd.pid", str(s.pidfile))
+                    .replace("/run/ollaguard/ollaguardd.pid", str(s.pidfile))
                     .replace("create 0640 ollaguard adm",
                              "create 0640 root adm")
                     # not the host's systemd service, if there is one
@@ -937,7 +938,7 @@ def test_defaults_file_suits_both_readers(tmp_path):
     env = dict(line.split("=", 1) for line in res.stdout.splitlines()
                if "=" in line)
     assert env["DAEMON"] == INSTALLED_DAEMON
-    assert env["PIDFILE"] == "/run/ollaguardd.pid"
+    assert env["PIDFILE"] == "/run/ollaguard/ollaguardd.pid"
     assert env["OLLAGUARD_USER"] == "ollaguard"
     assert env["MASTER_KEY_FILE"] == "/etc/ollaguard/master.key"
     assert env["DAEMON_ARGS"].split()[:4] == [
