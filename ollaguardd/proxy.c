@@ -1,21 +1,14 @@
 /*
  * proxy: one libcurl easy handle per worker, reused for every request so
- * upstream connections stay open between them.
+ * upstream connections stay open between them.  This file arms the
+ * handle for each request (URL, method, header list, silence limit),
+ * runs the transfer (once, or per box with several upstreams, with its
+ * failover results and list fetches) and turns its end into an outcome;
+ * xfer.c holds the callbacks that move the bytes.
  *
- * Nothing is buffered whole.  The request body flows from the client
- * socket through the read callback; the response head is collected by
- * the header callback and sent to the client with the first body bytes
- * (or by the progress callback, if the body is slow to start), and body
- * bytes go from the write callback straight to the client socket.  The
- * progress callback, which libcurl calls at least once a second, is
- * where upstream silence and a vanished client are noticed, so an
- * abandoned generation is cut within a second even when nothing flows.
+ * Nothing is buffered whole unless the caller asked for it (a model
+ * list to filter, a JSON body already read by the policy).
  */
-#include <sys/ioctl.h>
-#include <sys/uio.h>
-
-#include <linux/sockios.h>
-
 #include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
@@ -36,77 +29,7 @@
 #include "proxy.h"
 #include "reply.h"
 #include "request.h"
-
-#define RESP_HEAD_MAX	(32 * 1024)
-#define REPLAY_MAX	(64 * 1024)
-#define GONE_CHECK_MS	250
-#define HEAD_HOLD_MS	200
-#define EXPOSE_MAX	(UPSTREAM_NAME_MAX + 32)
-
-/* Why a forwarded request failed, for the log. */
-enum proxy_fail {
-	PF_NONE = 0,
-	PF_CLIENT_GONE,
-	PF_CLIENT_SLOW,		/* stopped reading for --send-timeout */
-	PF_CLIENT_BODY,
-	PF_UPSTREAM_REFUSED,
-	PF_UPSTREAM_TIMEOUT,
-	PF_UPSTREAM_BAD
-};
-
-/*
- * Everything one forwarded request knows.  It is cleared with one
- * assignment per request, so nothing can leak into the next one, and
- * handed to every libcurl callback as its userdata.  The large buffers
- * live beside it (struct xbufs) and are valid only up to the lengths
- * kept here.
- */
-struct xfer {
-	struct client	*c;
-	int		 is_head;
-	int		 status;
-	int		 head_pending;	/* head built, not yet sent */
-	int		 head_sent;
-	int		 chunked_out;	/* we chunk the body to the client */
-	int		 close_after;	/* close-delimited, or upstream said */
-	int		 done_headers;
-	int64_t		 head_ready_ms;
-	enum proxy_fail	 fail;
-	const char	*fail_msg;
-	int64_t		 last_rx_ms;
-	int64_t		 start_us;
-	int64_t		 ttfb_us;
-	int64_t		 last_gone_ms;
-	curl_off_t	 last_dl, last_ul;
-	int		 last_queued;	/* unsent bytes on the upstream socket */
-
-	size_t		 rawlen;	/* upstream header lines in raw */
-	size_t		 headlen;	/* head for the client in head */
-
-	/* The start of the request body, kept so a retry can resend it. */
-	size_t		 replay_len;
-	size_t		 replay_pos;
-	int		 replay_ok;
-	int		 replaying;
-
-	/* The caller's body and list filter (proxy_req), if any. */
-	const struct proxy_req *pr;
-	size_t		 body_pos;
-	int		 listing;	/* collect the answer in list */
-	struct modellist list;		/* freed by proxy_forward */
-
-	/* With several boxes: a 502 or 503 is held back in list, for the
-	 * caller to try another box; the box's name goes in the head. */
-	int		 may_hold;
-	int		 holding;
-	const char	*expose;
-};
-
-struct xbufs {
-	char		 raw[RESP_HEAD_MAX];
-	char		 head[RESP_HEAD_MAX + 256 + EXPOSE_MAX];
-	char		 replay[REPLAY_MAX];
-};
+#include "xfer.h"
 
 static CURL		*curl;
 static CURLU		*base_uh;	/* the target URL, parsed once */
@@ -115,9 +38,7 @@ static size_t		 base_len;
 static size_t		 base_path;	/* where its path starts */
 static long		 silence_ms;
 static long		 manage_ms;	/* for management calls; 0: none */
-static long		 limit_ms;	/* this request's: one of the two */
 static struct xfer	 xfer;
-static struct xbufs	 xb;
 static char		 url[CONFIG_URL_MAX + REQUEST_TARGET_MAX + 1];
 static char		 errbuf[CURL_ERROR_SIZE];
 
@@ -168,314 +89,6 @@ proxy_cleanup(void)
 	base_uh = NULL;
 }
 
-static const char *
-proxy_fail_name(enum proxy_fail f)
-{
-	switch (f) {
-	case PF_NONE: return "-";
-	case PF_CLIENT_GONE: return "client-gone";
-	case PF_CLIENT_SLOW: return "client-slow";
-	case PF_CLIENT_BODY: return "client-body";
-	case PF_UPSTREAM_REFUSED: return "upstream-refused";
-	case PF_UPSTREAM_TIMEOUT: return "upstream-timeout";
-	case PF_UPSTREAM_BAD: return "upstream-bad";
-	}
-	return "-";
-}
-
-/* Refuses the upstream response: nothing of it reaches the client. */
-static size_t
-bad_upstream(struct xfer *xf, const char *why)
-{
-	xf->fail = PF_UPSTREAM_BAD;
-	xf->fail_msg = why;
-	return 0;
-}
-
-/* Adds the box's name before the blank line that ends the head; the
- * head buffer keeps room for it. */
-static void
-expose_box(struct xfer *xf)
-{
-	char line[EXPOSE_MAX];
-	int n;
-
-	n = snprintf(line, sizeof(line), "X-Ollaguard-Upstream: %s\r\n\r\n",
-	    xf->expose);
-	if (n <= 0 || (size_t)n >= sizeof(line) || xf->headlen < 2 ||
-	    xf->headlen - 2 + (size_t)n > sizeof(xb.head))
-		return;
-	memcpy(xb.head + xf->headlen - 2, line, (size_t)n);
-	xf->headlen += (size_t)n - 2;
-}
-
-/* The client's head, from upstream's; -1 if upstream's is refused. */
-static int
-build_response_head(struct xfer *xf)
-{
-	struct response_head h;
-	const char *why;
-
-	/* A worker told to stop says so on the response it is making. */
-	if (*xf->c->stopping)
-		xf->c->req.keepalive = 0;
-	h.buf = xb.head;
-	h.size = sizeof(xb.head) - EXPOSE_MAX;
-	why = headers_response(xb.raw, xf->rawlen, &xf->c->req, xf->is_head,
-	    xf->status, &h);
-	if (why != NULL) {
-		bad_upstream(xf, why);
-		return -1;
-	}
-	xf->headlen = h.len;
-	if (xf->expose != NULL)
-		expose_box(xf);
-	xf->chunked_out = h.chunked;
-	xf->close_after = h.close;
-	xf->head_pending = 1;
-	xf->head_ready_ms = monotime_ms();
-	return 0;
-}
-
-static size_t
-header_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct xfer *xf = arg;
-	size_t len = size * nitems;
-	const char *why;
-
-	xf->last_rx_ms = monotime_ms();
-	if (xf->ttfb_us < 0)
-		xf->ttfb_us = monotime_us() - xf->start_us;
-	if (xf->done_headers)
-		return len;		/* trailers: not relayed */
-	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-		if (!headers_status_line_ok(buf, len))
-			return bad_upstream(xf, "the Ollama server sent a "
-			    "malformed status line");
-		xf->rawlen = 0;
-		xf->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 +
-		    (buf[11] - '0');
-		if ((why = headers_status_refused(xf->status)) != NULL)
-			return bad_upstream(xf, why);
-		xf->holding = xf->may_hold && (xf->status == 502 ||
-		    xf->status == 503);
-	} else if ((len == 2 && buf[0] == '\r') || (len == 1 &&
-	    buf[0] == '\n')) {
-		/* 1xx responses are interim: wait for the final one. */
-		if (xf->status >= 100 && xf->status < 200) {
-			xf->rawlen = 0;
-			return len;
-		}
-		xf->done_headers = 1;
-		return build_response_head(xf) == -1 ? 0 : len;
-	} else if (!headers_line_ok(buf, len))
-		return bad_upstream(xf, "the Ollama server sent a malformed "
-		    "header "
-		    "(a control character, or a Content-Length that is not a "
-		    "number)");
-	if (xf->rawlen + len > sizeof(xb.raw))
-		return bad_upstream(xf, "the Ollama server's response head "
-		    "is larger than 32 KiB");
-	memcpy(xb.raw + xf->rawlen, buf, len);
-	xf->rawlen += len;
-	return len;
-}
-
-static int
-send_head(struct xfer *xf)
-{
-	if (client_send(xf->c, xb.head, xf->headlen) == -1)
-		return -1;
-	xf->head_pending = 0;
-	xf->head_sent = 1;
-	return 0;
-}
-
-static size_t
-write_cb(char *data, size_t size, size_t nitems, void *arg)
-{
-	struct xfer *xf = arg;
-	struct iovec iov[4];
-	char chunk[24];
-	const char *why;
-	size_t len = size * nitems;
-	int n = 0;
-
-	xf->last_rx_ms = monotime_ms();
-	if (len == 0 || xf->is_head)
-		return len;
-	if (xf->holding) {
-		/* Only the start of an error body is kept. */
-		(void)modellist_add(&xf->list, REPLAY_MAX, data, len, &why);
-		return len;
-	}
-	if (xf->listing) {
-		if (modellist_add(&xf->list, xf->pr->list_max, data, len,
-		    &why) == -1)
-			return bad_upstream(xf, why);
-		return len;
-	}
-	if (xf->head_pending) {
-		iov[n].iov_base = xb.head;
-		iov[n++].iov_len = xf->headlen;
-	}
-	if (xf->chunked_out) {
-		iov[n].iov_base = chunk;
-		iov[n++].iov_len = (size_t)snprintf(chunk, sizeof(chunk),
-		    "%zx\r\n", len);
-	}
-	iov[n].iov_base = data;
-	iov[n++].iov_len = len;
-	if (xf->chunked_out) {
-		iov[n].iov_base = (void *)(uintptr_t)"\r\n";
-		iov[n++].iov_len = 2;
-	}
-	if (client_sendv(xf->c, iov, n) == -1) {
-		xf->fail = errno == EAGAIN || errno == EWOULDBLOCK ?
-		    PF_CLIENT_SLOW : PF_CLIENT_GONE;
-		return 0;
-	}
-	xf->head_pending = 0;
-	xf->head_sent = 1;
-	return len;
-}
-
-static size_t
-read_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct xfer *xf = arg;
-	size_t room = size * nitems, n;
-	ssize_t got;
-
-	if (xf->pr != NULL && xf->pr->body != NULL) {
-		n = xf->pr->bodylen - xf->body_pos;
-		if (n > room)
-			n = room;
-		memcpy(buf, xf->pr->body + xf->body_pos, n);
-		xf->body_pos += n;
-		return n;
-	}
-	if (xf->replaying) {
-		n = xf->replay_len - xf->replay_pos;
-		if (n > room)
-			n = room;
-		memcpy(buf, xb.replay + xf->replay_pos, n);
-		xf->replay_pos += n;
-		if (xf->replay_pos == xf->replay_len)
-			xf->replaying = 0;
-		if (n > 0)
-			return n;
-	}
-	got = client_read_body(xf->c, buf, room);
-	if (got == -1) {
-		xf->fail = PF_CLIENT_BODY;
-		return CURL_READFUNC_ABORT;
-	}
-	if (xf->replay_ok) {
-		if (xf->replay_len + (size_t)got <= sizeof(xb.replay)) {
-			memcpy(xb.replay + xf->replay_len, buf, (size_t)got);
-			xf->replay_len += (size_t)got;
-		} else
-			xf->replay_ok = 0;
-	}
-	return (size_t)got;
-}
-
-/*
- * libcurl rewinds the body when a reused connection turns out dead after
- * sending began.  The first REPLAY_MAX bytes are kept for that; a larger
- * body cannot be resent, and the request fails with 502.
- */
-static int
-seek_cb(void *arg, curl_off_t offset, int origin)
-{
-	struct xfer *xf = arg;
-
-	if (xf->pr != NULL && xf->pr->body != NULL) {
-		if (origin != SEEK_SET || offset < 0 ||
-		    (size_t)offset > xf->pr->bodylen)
-			return CURL_SEEKFUNC_CANTSEEK;
-		xf->body_pos = (size_t)offset;
-		return CURL_SEEKFUNC_OK;
-	}
-	if (origin != SEEK_SET || !xf->replay_ok || offset < 0 ||
-	    (size_t)offset > xf->replay_len)
-		return CURL_SEEKFUNC_CANTSEEK;
-	xf->replay_pos = (size_t)offset;
-	xf->replaying = xf->replay_pos < xf->replay_len;
-	return CURL_SEEKFUNC_OK;
-}
-
-/*
- * Upload progress counts bytes handed to the kernel, which on a fast
- * link takes a whole body at once; an Ollama that then reads it slowly
- * is busy, not silent.  The bytes still queued on the upstream socket
- * say whether it reads: asked only when the silence limit is reached.
- */
-static int
-upstream_reading(struct xfer *xf)
-{
-	curl_socket_t fd;
-	int queued;
-
-	if (xf->last_ul == 0 ||
-	    curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
-	    fd == CURL_SOCKET_BAD || ioctl(fd, SIOCOUTQ, &queued) == -1)
-		return 0;
-	if (queued == 0 || queued == xf->last_queued) {
-		xf->last_queued = queued;
-		return 0;
-	}
-	xf->last_queued = queued;
-	xf->last_rx_ms = monotime_ms();
-	return 1;
-}
-
-static int
-progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct xfer *xf = arg;
-	int64_t now = monotime_ms();
-
-	/*
-	 * The head normally leaves with the first body bytes.  If those are
-	 * slow to come, it goes alone after a moment, so a client sees the
-	 * status at once; the moment lets a broken first chunk still turn
-	 * into a clean 502.
-	 */
-	if (xf->head_pending && !xf->is_head && !xf->listing &&
-	    !xf->holding && now - xf->head_ready_ms >= HEAD_HOLD_MS &&
-	    send_head(xf) == -1) {
-		xf->fail = PF_CLIENT_GONE;
-		return 1;
-	}
-	if (dlnow != xf->last_dl || ulnow != xf->last_ul) {
-		xf->last_dl = dlnow;
-		xf->last_ul = ulnow;
-		xf->last_rx_ms = now;
-	}
-	if (limit_ms > 0 && now - xf->last_rx_ms >= limit_ms &&
-	    !upstream_reading(xf)) {
-		xf->fail = PF_UPSTREAM_TIMEOUT;
-		return 1;
-	}
-	if (now - xf->last_gone_ms >= GONE_CHECK_MS) {
-		xf->last_gone_ms = now;
-		if (client_gone(xf->c)) {
-			xf->fail = PF_CLIENT_GONE;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/*
- * Method and body.  HTTPGET first puts the handle back to a plain GET
- * (no body, no upload) whatever the last request was; then each method
- * sets only what it needs.  HEAD uses NOBODY, never CUSTOMREQUEST.
- */
 static void
 set_method(struct request *r, const struct proxy_req *pr)
 {
@@ -570,15 +183,15 @@ arm_once(void)
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
 	    silence_ms < 10000 ? silence_ms : 10000L);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, xfer_header_cb);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &xfer);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, xfer_write_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &xfer);
-	curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(curl, CURLOPT_READFUNCTION, xfer_read_cb);
 	curl_easy_setopt(curl, CURLOPT_READDATA, &xfer);
-	curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_cb);
+	curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, xfer_seek_cb);
 	curl_easy_setopt(curl, CURLOPT_SEEKDATA, &xfer);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xfer_progress_cb);
 	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &xfer);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 64L * 1024);
@@ -594,7 +207,7 @@ arm(struct client *c, const struct xfer *xf)
 	memcpy(url + n, r->target, r->target_len);
 	url[n + r->target_len] = '\0';
 	curl_easy_setopt(curl, CURLOPT_REQUEST_TARGET, url);
-	limit_ms = endpoint_is_manage(r) ? manage_ms : silence_ms;
+	xfer.limit_ms = endpoint_is_manage(r) ? manage_ms : silence_ms;
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
 	    headers_upstream(r, c->addr, xf->listing));
 	set_method(r, xf->pr);
@@ -651,11 +264,11 @@ finish_list(struct xfer *xf, struct outcome *o)
 		log_warnx("%s %.*s: 502: the model list is not JSON",
 		    r->method, logpath_len(r), r->target);
 		reply_fail(xf->c, o, 502, "the Ollama server's model list is "
-		    "not JSON", proxy_fail_name(PF_UPSTREAM_BAD));
+		    "not JSON", xfer_fail_name(PF_UPSTREAM_BAD));
 		return;
 	}
 	o->status = xf->status;
-	o->fail = proxy_fail_name(rc == -1 ? PF_CLIENT_GONE : PF_NONE);
+	o->fail = xfer_fail_name(rc == -1 ? PF_CLIENT_GONE : PF_NONE);
 	if (rc == -1)
 		o->close = 1;
 }
@@ -670,12 +283,12 @@ finish(struct xfer *xf, struct outcome *o)
 		finish_list(xf, o);
 		return;
 	}
-	if (xf->head_pending && send_head(xf) == -1)
+	if (xf->head_pending && xfer_send_head(xf) == -1)
 		xf->fail = PF_CLIENT_GONE;
 	else if (xf->chunked_out && client_send(xf->c, "0\r\n\r\n", 5) == -1)
 		xf->fail = PF_CLIENT_GONE;
 	o->status = xf->status;
-	o->fail = proxy_fail_name(xf->fail);
+	o->fail = xfer_fail_name(xf->fail);
 	o->close = xf->fail != PF_NONE || xf->close_after ||
 	    client_closing(xf->c) || !r->body_done;
 }
@@ -697,7 +310,7 @@ fail(struct xfer *xf, CURLcode rc, struct outcome *o)
 		msg = upstream_error(rc, &xf->fail, &status);
 	else
 		msg = xf->fail_msg;
-	o->fail = proxy_fail_name(xf->fail);
+	o->fail = xfer_fail_name(xf->fail);
 	if (xf->head_sent) {
 		o->status = xf->status;
 		log_warnx("%s %.*s: response cut short (%s): %s", r->method,
@@ -738,10 +351,10 @@ fail(struct xfer *xf, CURLcode rc, struct outcome *o)
 
 /*
  * Clears the request's state.  Another attempt at the same request
- * keeps the body's start, which read_cb sends again first.
+ * keeps the body's start, which xfer_read_cb sends again first.
  */
 static void
-xfer_start(struct client *c, const struct proxy_req *pr, int again)
+start_xfer(struct client *c, const struct proxy_req *pr, int again)
 {
 	struct request *r = &c->req;
 	struct xfer *xf = &xfer;
@@ -761,6 +374,8 @@ xfer_start(struct client *c, const struct proxy_req *pr, int again)
 		.pr = pr,
 		.listing = pr != NULL && pr->allow != NULL &&
 		    r->method_id == HTTP_GET,
+		.curl = curl,
+		.limit_ms = silence_ms,
 	};
 	if (again) {
 		xf->replay_len = replay_len;
@@ -779,7 +394,7 @@ continue_body(struct client *c, const struct proxy_req *pr,
 
 	if (r->expect_continue && r->has_body && (pr == NULL ||
 	    pr->body == NULL) && client_continue(c) == -1) {
-		o->fail = proxy_fail_name(PF_CLIENT_GONE);
+		o->fail = xfer_fail_name(PF_CLIENT_GONE);
 		o->close = 1;
 		return -1;
 	}
@@ -802,7 +417,7 @@ void
 proxy_forward(struct client *c, const struct proxy_req *pr,
     struct outcome *o)
 {
-	xfer_start(c, pr, 0);
+	start_xfer(c, pr, 0);
 	o->ttfb_us = -1;
 	if (continue_body(c, pr, o) == -1)
 		return;
@@ -854,7 +469,7 @@ proxy_try(struct client *c, const struct proxy_req *pr, struct proxy_box *b,
 	enum proxy_result res;
 	CURLcode rc;
 
-	xfer_start(c, pr, b->again);
+	start_xfer(c, pr, b->again);
 	xf->may_hold = 1;
 	xf->expose = b->expose;
 	/* The URLs were checked when the settings were read. */
@@ -892,7 +507,7 @@ proxy_fetch(struct client *c, const char *base, size_t max,
 	CURLcode rc;
 
 	fetch.list_max = max;
-	xfer_start(c, &fetch, 0);
+	start_xfer(c, &fetch, 0);
 	xf->listing = 1;
 	if (set_base(base) == -1) {
 		*down = 1;
