@@ -16,7 +16,7 @@ DESTDIR ?=
 BUILD ?=	build
 PYTHON ?=	/usr/bin/python3
 
-PKGS =		libcurl sqlite3 libbsd-overlay libmd jansson
+PKGS =		libcurl sqlite3 libbsd-overlay libmd jansson libssl libcrypto
 LLHTTP_DIR ?=	/usr/share/llhttp
 LLHTTP_INC ?=	/usr/share/include/llhttp
 
@@ -62,8 +62,9 @@ UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # What building needs (make, make run), what testing adds (make check),
 # and what the service's extras (unit, logrotate, fail2ban jail) use.
 BUILD_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
-		libbsd-dev libmd-dev libjansson-dev node-llhttp
-TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus
+		libbsd-dev libmd-dev libjansson-dev libssl-dev node-llhttp
+TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus \
+		openssl haproxy
 SERVICE_PKGS =	systemd logrotate fail2ban
 
 .PHONY: all deps deps-build deps-service check unit e2e asan run install \

@@ -14,6 +14,7 @@
 #define CONFIG_HOST_MAX		256
 #define CONFIG_URL_MAX		2048
 #define CONFIG_SECRET_MAX	1024
+#define CONFIG_LIST_MAX		2048
 #define CONFIG_PREFIX_MAX	33	/* KEYGEN_PREFIX_MAX + NUL */
 
 struct config {
@@ -49,6 +50,12 @@ struct config {
 	char	log_level[16];
 	char	access_log[PATH_MAX];
 	char	access_log_format[16];
+	char	tls_cert[PATH_MAX];
+	char	tls_key[PATH_MAX];
+	char	target_ca[PATH_MAX];
+	int	target_insecure;
+	char	trusted_proxies[CONFIG_LIST_MAX];
+	int	proxy_protocol;
 };
 
 /* config_load results */

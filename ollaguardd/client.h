@@ -18,9 +18,21 @@
 
 #define CLIENT_BUFSIZE	(64 * 1024)
 
+struct ssl_st;
+struct ssl_ctx_st;
+
 struct client {
 	int			 fd;
+	/* The client's address as limits and logs see it: the peer's,
+	 * or the one a trusted balancer names (realip). */
 	char			 addr[INET6_ADDRSTRLEN];
+	char			 peer[INET6_ADDRSTRLEN];
+	/* With TLS, every byte goes through ssl; tls_failed says a fatal
+	 * error leaves no session to close with close_notify.  tls says
+	 * the listener speaks TLS: until the handshake, nothing is sent. */
+	struct ssl_st		*ssl;
+	int			 tls;
+	int			 tls_failed;
 	/*
 	 * buf[0, head_len) holds the current request head, which the
 	 * request's pointers refer to; body bytes and pipelined requests
@@ -55,6 +67,13 @@ struct client {
 void	client_init(struct client *c);
 /* Prepares c for a new accepted connection. */
 void	client_start(struct client *c, int fd, const struct sockaddr *sa);
+/*
+ * Makes the connection TLS and runs the handshake within what is left of
+ * --header-timeout.  1 when done; 0 if it failed (the caller closes);
+ * -1 for plain HTTP on the TLS port, with c->req.status and error set
+ * for a plain answer before the close.
+ */
+int	client_tls_start(struct client *c, struct ssl_ctx_st *ctx);
 /* Closes the connection; leftover bytes are dropped. */
 void	client_close(struct client *c);
 

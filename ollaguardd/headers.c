@@ -21,6 +21,8 @@
 
 static char		 hdrout[HDR_OUT_MAX];
 static struct curl_slist hdrnodes[REQUEST_FIELDS_MAX + 8];
+/* X-Forwarded-Proto: what the client spoke to us. */
+static const char	*fwd_proto = "http";
 
 /* Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself. */
 int
@@ -107,6 +109,12 @@ hdr_add(struct curl_slist *tail, size_t *used, int *n, const char *name,
 	return &hdrnodes[(*n)++];
 }
 
+void
+headers_set_https(int https)
+{
+	fwd_proto = https ? "https" : "http";
+}
+
 /*
  * The request headers for upstream, as a curl_slist built in static
  * nodes (no allocation).  curl sets Host from the URL and frames the
@@ -142,7 +150,8 @@ headers_upstream(const struct request *r, const char *addr)
 	}
 	tail = hdr_add(tail, &used, &n, "X-Forwarded-For", 15, addr,
 	    strlen(addr));
-	tail = hdr_add(tail, &used, &n, "X-Forwarded-Proto", 17, "http", 4);
+	tail = hdr_add(tail, &used, &n, "X-Forwarded-Proto", 17, fwd_proto,
+	    strlen(fwd_proto));
 	if ((host = request_header(r, RH_HOST, &hostlen)) != NULL)
 		tail = hdr_add(tail, &used, &n, "X-Forwarded-Host", 16, host,
 		    hostlen);

@@ -34,6 +34,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "master.h"
+#include "tls.h"
 
 extern char	**environ;
 
@@ -253,6 +254,10 @@ check_config(struct config *cfg)
 		printf("# %s: %lld active keys\n", cfg->db, active);
 		keystore_close(ks);
 	}
+	if (tls_check(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "ollaguardd: %s\n", err);
+		rc = 1;
+	}
 	config_print(cfg, stdout);
 	if (rc != 0)
 		printf("# configuration FAILED\n");
@@ -389,6 +394,9 @@ main(int argc, char *argv[])
 		atexit(remove_pidfile);
 	}
 	fd = listen_on(cfg);
+	/* The key may be readable by root alone: read it while we are. */
+	if (tls_init(cfg, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	drop_privileges(cfg);
 	active = open_db(cfg);
 	if (accesslog_open(cfg) == -1)
@@ -408,8 +416,13 @@ main(int argc, char *argv[])
 		fatal("pidfile %s", cfg->pidfile);
 
 	config_redact_url(cfg->target_url, url, sizeof(url));
-	log_info("listening on %s port %lld, forwarding to %s, %lld workers",
-	    cfg->host, cfg->port, url, cfg->workers);
+	log_info("listening on %s port %lld%s, forwarding to %s, %lld workers",
+	    cfg->host, cfg->port, cfg->tls_cert[0] != '\0' ? " (TLS)" : "",
+	    url, cfg->workers);
+	if (cfg->target_insecure)
+		log_warnx("TARGET-INSECURE IS ON: the certificate of an https "
+		    "target-url is not checked, so anyone on the path to it "
+		    "can read and change every request, keys included");
 	if (cfg->master_key[0] == '\0' && active == 0)
 		log_warnx("AUTHENTICATION IS OFF: no master key and no active "
 		    "key in %s, so every request passes. %s", cfg->db,

@@ -33,6 +33,7 @@
 #include "master.h"
 #include "peerlimit.h"
 #include "scoreboard.h"
+#include "tls.h"
 #include "worker.h"
 
 #define QUICK_DEATH_SECS	2
@@ -397,6 +398,7 @@ reload(int argc, char **argv, const char *cwd)
 		return;
 	}
 	keep_fixed(n, cur);
+	tls_reload(n, cur);
 	log_setlevel(log_level_parse(n->log_level));
 	if (n->send_timeout != cur->send_timeout &&
 	    listen_send_timeout(lfd, (int)n->send_timeout) == -1)

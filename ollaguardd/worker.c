@@ -24,10 +24,12 @@
 #include "client.h"
 #include "config.h"
 #include "dbconn.h"
+#include "headers.h"
 #include "log.h"
 #include "proxy.h"
 #include "scoreboard.h"
 #include "serve.h"
+#include "tls.h"
 #include "worker.h"
 
 static volatile sig_atomic_t	 stopping;
@@ -99,6 +101,15 @@ serve_connection(struct client *c)
 
 	if (serve_admit(c) == -1)
 		return;
+	/* The handshake runs on --header-timeout's clock, counted (like a
+	 * head) against the client's address. */
+	if (tls_context() != NULL) {
+		c->tls = 1;
+		if ((rc = client_tls_start(c, tls_context())) == -1)
+			serve_bad_request(c);
+		if (rc != 1)
+			goto done;
+	}
 	for (;;) {
 		sb_set_state(slot, SB_READING);
 		if ((rc = client_read_head(c)) == -1)
@@ -125,6 +136,7 @@ serve_connection(struct client *c)
 			break;
 		client_next(c);
 	}
+done:
 	sb_set_state(slot, SB_CLOSING);
 	client_close(c);
 	slot->client[0] = '\0';
@@ -187,6 +199,7 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 	auth_init(cfg);
 	admin_init(cfg);
 	serve_init(cfg, slot);
+	headers_set_https(tls_context() != NULL);
 	if (proxy_init(cfg) == -1)
 		exit(1);
 	cl.keepalive_ms = (int)cfg->keepalive_timeout * 1000;
