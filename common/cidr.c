@@ -41,7 +41,7 @@ net_parse(const char *s, struct cidr *c, const char **why)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *slash;
 	const char *e = NULL;
-	int i, max;
+	int i, max, mapped;
 
 	if (strlen(s) >= sizeof(buf)) {
 		*why = "a network is too long";
@@ -57,18 +57,13 @@ net_parse(const char *s, struct cidr *c, const char **why)
 	max = c->family == AF_INET ? 32 : 128;
 	c->bits = max;
 	if (slash != NULL) {
-		c->bits = (int)strtonum(slash, 0, max, &e);
+		/* ::ffff:10.0.0.0/104 means 10.0.0.0/8. */
+		mapped = c->family == AF_INET && strchr(buf, ':') != NULL;
+		c->bits = (int)strtonum(slash, mapped ? 96 : 0,
+		    mapped ? 128 : max, &e) - (mapped ? 96 : 0);
 		if (e != NULL) {
 			*why = "holds a network length out of range";
 			return -1;
-		}
-		/* ::ffff:10.0.0.0/104 means 10.0.0.0/8. */
-		if (c->family == AF_INET && strchr(buf, ':') != NULL) {
-			if (c->bits < 96) {
-				*why = "holds a network length out of range";
-				return -1;
-			}
-			c->bits -= 96;
 		}
 	}
 	for (i = c->bits; i < max; i++)

@@ -128,6 +128,52 @@ fail:
 	return 0;
 }
 
+/*
+ * The header is peeked at, and only its own bytes are then taken off
+ * the socket: with TLS, what follows belongs to OpenSSL.  Bytes peeked
+ * while the header is incomplete are all part of it, so each wait is
+ * for new bytes and never spins.
+ */
+int
+client_take_prefix(struct client *c,
+    int (*parse)(const unsigned char *, size_t, void *), void *arg,
+    size_t max)
+{
+	unsigned char *b = (unsigned char *)c->buf;
+	int64_t deadline = c->accepted_ms + c->header_ms;
+	size_t have = 0, take;
+	ssize_t n;
+	int rc;
+
+	if (max > sizeof(c->buf))
+		max = sizeof(c->buf);
+	for (;;) {
+		n = recv(c->fd, b + have, max - have, MSG_PEEK | MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (!wait_fd(c->fd, POLLIN, deadline))
+				return 0;
+			continue;
+		}
+		if (n <= 0)
+			return 0;
+		if ((rc = parse(b, have + (size_t)n, arg)) == -1 ||
+		    (rc == 0 && have + (size_t)n == max)) {
+			request_reset(&c->req);
+			c->req.status = 400;
+			c->req.error = "a trusted proxy sent no valid PROXY "
+			    "protocol header";
+			c->req.keepalive = 0;
+			return -1;
+		}
+		take = rc > 0 ? (size_t)rc - have : (size_t)n;
+		if (recv(c->fd, b + have, take, MSG_DONTWAIT) != (ssize_t)take)
+			return 0;
+		have += take;
+		if (rc > 0)
+			return rc;
+	}
+}
+
 /* recv() or SSL_read(): bytes, 0 at the end, -1 with errno; *events
  * says what to wait for on EAGAIN. */
 static ssize_t
@@ -237,7 +283,10 @@ client_read_head(struct client *c)
 			if (rc == -1)
 				return -1;
 		}
-		n = client_fill(c, deadline, c->end == 0);
+		/* A TLS client's first request comes a round trip after
+		 * the handshake: it is owed an answer, not a stop. */
+		n = client_fill(c, deadline, c->end == 0 &&
+		    (c->requests > 0 || c->ssl == NULL));
 		if (n > 0) {
 			if (c->requests > 0 && c->end == (size_t)n)
 				deadline = monotime_ms() + c->header_ms;

@@ -27,6 +27,7 @@ struct client {
 	 * or the one a trusted balancer names (realip). */
 	char			 addr[INET6_ADDRSTRLEN];
 	char			 peer[INET6_ADDRSTRLEN];
+	int			 peer_trusted;	/* in trusted-proxies */
 	/* With TLS, every byte goes through ssl; tls_failed says a fatal
 	 * error leaves no session to close with close_notify.  tls says
 	 * the listener speaks TLS: until the handshake, nothing is sent. */
@@ -74,6 +75,17 @@ void	client_start(struct client *c, int fd, const struct sockaddr *sa);
  * for a plain answer before the close.
  */
 int	client_tls_start(struct client *c, struct ssl_ctx_st *ctx);
+/*
+ * Reads a header that comes before the first request (PROXY protocol)
+ * and not a byte more, within --header-timeout of accept(): parse says
+ * how long the header in what has come is (>0), that it needs more (0),
+ * or that it is none (-1).  Returns the header's length, 0 if the
+ * connection closed or the time ran out, or -1 (c->req.status and error
+ * set) for bytes that are not such a header.
+ */
+int	client_take_prefix(struct client *c,
+	    int (*parse)(const unsigned char *, size_t, void *), void *arg,
+	    size_t max);
 /* Closes the connection; leftover bytes are dropped. */
 void	client_close(struct client *c);
 

@@ -27,6 +27,7 @@
 #include "headers.h"
 #include "log.h"
 #include "proxy.h"
+#include "realip.h"
 #include "scoreboard.h"
 #include "serve.h"
 #include "tls.h"
@@ -97,14 +98,22 @@ set_title(const char *what)
 static void
 serve_connection(struct client *c)
 {
-	int rc;
+	int rc, per_request;
 
-	if (serve_admit(c) == -1)
+	/* Until the handshake, nothing goes to a client of the TLS port. */
+	c->tls = tls_context() != NULL;
+	if ((rc = realip_accept(c)) == -1)
+		serve_bad_request(c);
+	if (rc != 1)
+		goto done;
+	/* Behind a balancer that names each request's client, the
+	 * connection count is per request; otherwise per connection,
+	 * before a byte of it is read. */
+	per_request = realip_per_request(c);
+	if (!per_request && serve_admit(c) == -1)
 		return;
-	/* The handshake runs on --header-timeout's clock, counted (like a
-	 * head) against the client's address. */
-	if (tls_context() != NULL) {
-		c->tls = 1;
+	/* The handshake runs on --header-timeout's clock. */
+	if (c->tls) {
 		if ((rc = client_tls_start(c, tls_context())) == -1)
 			serve_bad_request(c);
 		if (rc != 1)
@@ -116,6 +125,11 @@ serve_connection(struct client *c)
 			serve_bad_request(c);
 		if (rc <= 0)
 			break;
+		if (per_request) {
+			realip_request(c);
+			if (serve_admit(c) == -1)
+				return;
+		}
 		/* The last request before this worker retires says
 		 * Connection: close, so the client does not send another
 		 * into a closing connection. */
@@ -199,6 +213,7 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 	auth_init(cfg);
 	admin_init(cfg);
 	serve_init(cfg, slot);
+	realip_init(cfg);
 	headers_set_https(tls_context() != NULL);
 	if (proxy_init(cfg) == -1)
 		exit(1);

@@ -325,3 +325,29 @@ def test_https_upstream_insecure_warns(daemon_factory, tls_stub):
     assert log_line(d, "TARGET-INSECURE IS ON")
     r = d.get("/api/tags")
     assert r.status == 200 and r.body == TAGS_BODY
+
+
+def test_no_fresh_connection_dropped_across_reloads(daemon_factory, certs,
+                                                    pki):
+    """A retiring worker that has just finished a handshake still serves
+    that client's first request (it comes a round trip later)."""
+    d = tls_daemon(daemon_factory, certs)
+    ctx = client_ctx(pki)
+    bad = []
+    end = time.monotonic() + 3
+    n = 0
+    next_hup = 0
+    while time.monotonic() < end:
+        if n == next_hup:
+            d.proc.send_signal(signal.SIGHUP)
+            next_hup += 10
+        n += 1
+        try:
+            c = tls_conn(d, pki, ctx=ctx)
+            r = c.get("/api/tags", bearer(MASTER_KEY))
+            c.close()
+            if r.status != 200:
+                bad.append(r.status)
+        except Exception as e:  # noqa: BLE001 (any failure counts)
+            bad.append(repr(e))
+    assert not bad, f"{len(bad)} of {n} failed: {bad[:3]}"
