@@ -351,3 +351,36 @@ def test_no_fresh_connection_dropped_across_reloads(daemon_factory, certs,
         except Exception as e:  # noqa: BLE001 (any failure counts)
             bad.append(repr(e))
     assert not bad, f"{len(bad)} of {n} failed: {bad[:3]}"
+
+
+def test_root_only_key_read_before_privilege_drop(daemon_factory, pki):
+    """The key is 0600 root: the daemon serving as nobody still has it,
+    since the master read it as root; a reload, as nobody, cannot read
+    it again and keeps the running pair, saying why."""
+    import pwd
+    import tempfile
+    from test_ops_helpers import need_root
+
+    need_root()
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    d_ = tempfile.mkdtemp(prefix="ollaguard-tls-")
+    try:
+        os.chmod(d_, 0o777)
+        key = os.path.join(d_, "root-only.key")
+        cert = os.path.join(d_, "one.pem")
+        shutil.copy(os.path.join(pki, "one.key"), key)
+        shutil.copy(pem(pki, "one"), cert)
+        os.chmod(key, 0o600)
+        os.chmod(cert, 0o644)
+        d = daemon_factory(db=os.path.join(d_, "keys.db"),
+                           env={"OLLAGUARD_USER": "nobody"},
+                           extra_args=("--tls-cert", cert,
+                                       "--tls-key", key))
+        assert curl(d, pki).stdout == TAGS_BODY
+        reload(d, r"tls-key .*Permission denied.*keeping the running")
+        assert curl(d, pki).stdout == TAGS_BODY
+    finally:
+        shutil.rmtree(d_, ignore_errors=True)
