@@ -393,10 +393,11 @@ main(int argc, char *argv[])
 		pid_owner = getpid();
 		atexit(remove_pidfile);
 	}
-	fd = listen_on(cfg);
-	/* The key may be readable by root alone: read it while we are. */
+	/* The key may be readable by root alone: read it while we are,
+	 * and before listening, so a bad pair never accepts a client. */
 	if (tls_init(cfg, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	fd = listen_on(cfg);
 	drop_privileges(cfg);
 	active = open_db(cfg);
 	if (accesslog_open(cfg) == -1)
