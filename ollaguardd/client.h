@@ -129,4 +129,10 @@ int	client_continue(struct client *c);
 /* 1 if the peer has closed or reset the connection. */
 int	client_gone(struct client *c);
 
+/* Between client.c and clienttls.c: waits for events on fd until
+ * deadline (1 ready, 0 late), and the TLS side of client_sendv. */
+int	client_wait(int fd, short events, int64_t deadline);
+int	client_sendv_tls(struct client *c, const struct iovec *iov,
+	    int iovcnt);
+
 #endif

@@ -60,9 +60,15 @@ realip_per_request(const struct client *c)
 }
 
 void
+realip_reset(struct client *c)
+{
+	strlcpy(c->addr, c->peer, sizeof(c->addr));
+}
+
+void
 realip_request(struct client *c)
 {
 	if (!proxyproto_xff(c->req.hdr, c->req.nhdr, &trusted, c->addr,
 	    sizeof(c->addr)))
-		strlcpy(c->addr, c->peer, sizeof(c->addr));
+		realip_reset(c);
 }

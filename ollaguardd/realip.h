@@ -18,6 +18,8 @@ void	realip_init(const struct config *cfg);
 int	realip_accept(struct client *c);
 /* 1 when each request's X-Forwarded-For names the client. */
 int	realip_per_request(const struct client *c);
+/* Before a request head: the peer, until the head names another. */
+void	realip_reset(struct client *c);
 /* After a request head: c->addr from its X-Forwarded-For. */
 void	realip_request(struct client *c);
 

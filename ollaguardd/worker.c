@@ -121,6 +121,8 @@ serve_connection(struct client *c)
 	}
 	for (;;) {
 		sb_set_state(slot, SB_READING);
+		if (per_request)
+			realip_reset(c);
 		if ((rc = client_read_head(c)) == -1)
 			serve_bad_request(c);
 		if (rc <= 0)
