@@ -384,3 +384,63 @@ def test_root_only_key_read_before_privilege_drop(daemon_factory, pki):
         assert curl(d, pki).stdout == TAGS_BODY
     finally:
         shutil.rmtree(d_, ignore_errors=True)
+
+
+def test_stream_chunk_is_one_record(daemon_factory, certs, pki, stub):
+    """A chunk's size line, data and CRLF go out as one TLS record, not
+    three: the records on the wire are counted under TLS 1.2."""
+    d = tls_daemon(daemon_factory, certs)
+    ctx = client_ctx(pki)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+    raw = bytearray()
+
+    def pump():
+        data = out.read()
+        if data:
+            s.sendall(data)
+
+    def feed():
+        data = s.recv(65536)
+        raw.extend(data)
+        inc.write(data)
+        return data
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            pump()
+            feed()
+    pump()
+    start = len(raw)
+    tls.write(build_request("POST", "/stream/ndjson?gate=records",
+                            bearer(MASTER_KEY) + [("Connection", "close")],
+                            b'{"stream":true}'))
+    pump()
+    stub.release("records")
+    body = b""
+    while True:
+        try:
+            data = tls.read(65536)
+            if not data:
+                break
+            body += data
+        except ssl.SSLWantReadError:
+            if not feed():
+                break
+        except ssl.SSLZeroReturnError:
+            break
+    s.close()
+    assert b"".join(NDJSON_LINES) in body.replace(b"\r\n", b"") or \
+        all(line in body for line in NDJSON_LINES), body
+    records, i = [], start
+    while i + 5 <= len(raw):
+        records.append(raw[i])
+        i += 5 + int.from_bytes(raw[i + 3:i + 5], "big")
+    app = records.count(23)
+    # The head (with the first chunk, or alone), one per chunk, the last
+    # chunk: never a record per piece of a chunk.
+    assert 2 <= app <= len(NDJSON_LINES) + 2, f"{app} records: {records}"
