@@ -65,15 +65,18 @@ client_wait(int fd, short events, int64_t deadline)
 {
 	struct pollfd pfd;
 	int64_t left;
+	int r;
 
 	pfd.fd = fd;
 	pfd.events = events;
-	do {
+	for (;;) {
 		if ((left = deadline - monotime_ms()) <= 0)
 			return 0;
-	} while (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) == -1 &&
-	    errno == EINTR);
-	return 1;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		/* An error other than a signal: the next I/O call says it. */
+		if (r > 0 || (r == -1 && errno != EINTR))
+			return 1;
+	}
 }
 
 /*

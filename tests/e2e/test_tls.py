@@ -444,3 +444,31 @@ def test_stream_chunk_is_one_record(daemon_factory, certs, pki, stub):
     # The head (with the first chunk, or alone), one per chunk, the last
     # chunk: never a record per piece of a chunk.
     assert 2 <= app <= len(NDJSON_LINES) + 2, f"{app} records: {records}"
+
+
+def test_tls_client_that_stops_reading_is_dropped(daemon_factory, certs,
+                                                  pki, stub):
+    """The send timeout holds with TLS: a client that asks for a huge
+    download and reads nothing frees the only worker after
+    --send-timeout, and the upstream transfer is abandoned."""
+    d = tls_daemon(daemon_factory, certs, "--min-spare", "0",
+                   "--max-spare", "1", "--max-workers", "1",
+                   "--send-timeout", "2", workers=1, timeout=10)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window
+    raw.settimeout(10)
+    raw.connect(("127.0.0.1", d.port))
+    stuck = client_ctx(pki).wrap_socket(raw, server_hostname="localhost")
+    stuck.sendall(build_request("GET", f"/big-download?bytes={1 << 30}",
+                                bearer(MASTER_KEY)))
+    t0 = time.monotonic()
+    assert stub.wait_for(lambda: stub.requests_to("/big-download"), 3)
+    up = stub.connection(stub.requests_to("/big-download")[0].conn_id)
+    time.sleep(0.5)
+    c = tls_conn(d, pki)
+    c.settimeout(15)
+    assert c.get("/api/tags", bearer(MASTER_KEY)).body == TAGS_BODY
+    assert 1.5 <= time.monotonic() - t0 <= 4
+    assert up.closed.wait(5) and up.closed_by == "peer", stub.describe()
+    assert "client-slow" in d.stderr_text()
+    stuck.close()
