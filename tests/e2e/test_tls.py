@@ -472,3 +472,21 @@ def test_tls_client_that_stops_reading_is_dropped(daemon_factory, certs,
     assert up.closed.wait(5) and up.closed_by == "peer", stub.describe()
     assert "client-slow" in d.stderr_text()
     stuck.close()
+
+
+def test_tls_keepalive_and_body_timeouts(daemon_factory, certs, pki, stub):
+    """The client timeouts hold over TLS: an idle kept-alive connection
+    is closed after --keepalive-timeout, a stalled body gets 408."""
+    d = tls_daemon(daemon_factory, certs, "--body-timeout", "1",
+                   keepalive_timeout=1)
+    c = tls_conn(d, pki)
+    assert c.get("/api/tags", bearer(MASTER_KEY)).status == 200
+    t0 = time.monotonic()
+    assert c.wait_closed(4), "idle TLS connection kept open"
+    assert 0.7 <= time.monotonic() - t0 <= 3
+    c = tls_conn(d, pki)
+    c.send(build_request("POST", "/echo", bearer(MASTER_KEY) +
+                         [("Content-Length", "100")]) + b"x" * 10)
+    r = c.read_response("POST")
+    assert r.status == 408, r
+    assert c.wait_closed(3)
