@@ -16,7 +16,7 @@ DESTDIR ?=
 BUILD ?=	build
 PYTHON ?=	/usr/bin/python3
 
-PKGS =		libcurl sqlite3 libbsd-overlay libmd jansson libcrypto
+PKGS =		libcurl sqlite3 libbsd-overlay libmd jansson libssl libcrypto
 LLHTTP_DIR ?=	/usr/share/llhttp
 LLHTTP_INC ?=	/usr/share/include/llhttp
 
@@ -67,7 +67,8 @@ UNIT_BINS =	$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BUILD_PKGS =	build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev \
 		libbsd-dev libmd-dev libjansson-dev libssl-dev node-llhttp
 TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus \
-		python3-cryptography chromium nodejs
+		python3-cryptography chromium nodejs \
+		openssl haproxy
 # The admin page's browser tests: playwright-core, pinned in
 # tests/browser/package-lock.json, drives Debian's chromium.
 BROWSER_DIR =	tests/browser

@@ -1,30 +1,31 @@
 /*
- * cidr: lists of address ranges ("127.0.0.0/8,::1/128") and whether an
- * address is in one, for admin-allow.  An IPv4-mapped IPv6 address is
- * matched as the IPv4 address it carries.
+ * cidr: lists of networks (10.0.0.0/8, 2001:db8::/32, 127.0.0.1) and
+ * whether an address falls in one of them, for trusted-proxies.
  */
 #ifndef CIDR_H
 #define CIDR_H
 
 #include <stdint.h>
 
-#define CIDR_LIST_MAX	32
+#define CIDR_LIST_MAX	64
 
 struct cidr {
-	int		 af;		/* AF_INET or AF_INET6 */
-	uint8_t		 addr[16];
+	int		 family;	/* AF_INET or AF_INET6 */
 	int		 bits;
+	uint8_t		 addr[16];	/* host bits cleared */
 };
 
 struct cidr_list {
+	struct cidr	 net[CIDR_LIST_MAX];
 	int		 n;
-	struct cidr	 c[CIDR_LIST_MAX];
 };
 
-/* Ranges separated by commas or blanks; a bare address is one host.
- * -1 with *why on a bad range. */
-int	cidr_list_parse(const char *s, struct cidr_list *, const char **why);
-/* 1 if the address (text, as inet_ntop writes it) is in the list. */
-int	cidr_list_match(const struct cidr_list *, const char *addr);
+/*
+ * Parses networks separated by commas and/or spaces; an address without
+ * a length is a network of one.  0, or -1 with *why set.
+ */
+int	cidr_parse_list(const char *s, struct cidr_list *l, const char **why);
+/* 1 if the printed address (IPv4, IPv6, IPv4-mapped IPv6) is in l. */
+int	cidr_match(const struct cidr_list *l, const char *addr);
 
 #endif

@@ -174,6 +174,19 @@ static const struct setting settings[] = {
 	STR("admin-allow", "OLLAGUARD_ADMIN_ALLOW", admin_allow,
 	    CONFIG_ADMIN_ALLOW, "CIDRS", check_cidrs, "client ranges that "
 	    "may reach /admin (others get 404)"),
+	STR("tls-cert", "OLLAGUARD_TLS_CERT", tls_cert, "", "FILE", NULL,
+	    "serve TLS only, with this PEM certificate chain"),
+	STR("tls-key", "OLLAGUARD_TLS_KEY", tls_key, "", "FILE", NULL,
+	    "the PEM private key of tls-cert (read before dropping root)"),
+	STR("target-ca", "OLLAGUARD_TARGET_CA", target_ca, "", "FILE", NULL,
+	    "CA certificates an https target-url is checked against"),
+	BOOL("target-insecure", "OLLAGUARD_TARGET_INSECURE", target_insecure,
+	    "do not check an https target-url's certificate (unsafe)"),
+	STR("trusted-proxies", "OLLAGUARD_TRUSTED_PROXIES", trusted_proxies,
+	    "", "CIDRS", check_cidrs, "balancers whose X-Forwarded-For or "
+	    "PROXY header names the client"),
+	BOOL("proxy-protocol", "OLLAGUARD_PROXY_PROTOCOL", proxy_protocol,
+	    "trusted-proxies send a PROXY protocol v1/v2 header first"),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -312,7 +325,7 @@ check_cidrs(const char *v, const char **why)
 {
 	struct cidr_list l;
 
-	return cidr_list_parse(v, &l, why);
+	return cidr_parse_list(v, &l, why);
 }
 
 static int
@@ -786,6 +799,11 @@ config_load(struct config *cfg, int argc, char *argv[], char *err,
 		    "set: use one");
 		return CONFIG_ERROR;
 	}
+	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+		snprintf(err, errlen, "tls-cert and tls-key go together: set "
+		    "both or neither");
+		return CONFIG_ERROR;
+	}
 	if (cfg->master_key_file[0] != '\0' &&
 	    read_key_file(cfg, err, errlen) == -1)
 		return CONFIG_ERROR;
@@ -898,7 +916,13 @@ config_absolute(struct config *cfg, const char *cwd, char *err,
 	    absolute(cfg->config_file, sizeof(cfg->config_file), cwd,
 	    "config", err, errlen) == -1 ||
 	    absolute(cfg->master_key_file, sizeof(cfg->master_key_file), cwd,
-	    "master-key-file", err, errlen) == -1)
+	    "master-key-file", err, errlen) == -1 ||
+	    absolute(cfg->tls_cert, sizeof(cfg->tls_cert), cwd, "tls-cert",
+	    err, errlen) == -1 ||
+	    absolute(cfg->tls_key, sizeof(cfg->tls_key), cwd, "tls-key",
+	    err, errlen) == -1 ||
+	    absolute(cfg->target_ca, sizeof(cfg->target_ca), cwd,
+	    "target-ca", err, errlen) == -1)
 		return -1;
 	if (strcmp(cfg->access_log, "-") == 0 ||
 	    strcmp(cfg->access_log, "off") == 0 ||

@@ -18,6 +18,7 @@
 #define CONFIG_HOST_MAX		256
 #define CONFIG_URL_MAX		2048
 #define CONFIG_SECRET_MAX	1024
+#define CONFIG_LIST_MAX		2048
 #define CONFIG_PREFIX_MAX	33	/* KEYGEN_PREFIX_MAX + NUL */
 #define CONFIG_UPSTREAMS_MAX	16	/* target-url values */
 /* admin-allow's default: loopback and the private ranges. */
@@ -72,6 +73,12 @@ struct config {
 	int	expose_upstream;
 	int	admin;
 	char	admin_allow[512];
+	char	tls_cert[PATH_MAX];
+	char	tls_key[PATH_MAX];
+	char	target_ca[PATH_MAX];
+	int	target_insecure;
+	char	trusted_proxies[CONFIG_LIST_MAX];
+	int	proxy_protocol;
 };
 
 /* config_load results */

@@ -41,7 +41,7 @@ adminapi_init(const struct config *cfg)
 	conf = cfg;
 	status_init(cfg);
 	/* Checked when the settings were read. */
-	if (cidr_list_parse(cfg->admin_allow, &allow, &why) == -1)
+	if (cidr_parse_list(cfg->admin_allow, &allow, &why) == -1)
 		allow.n = 0;
 }
 
@@ -58,7 +58,7 @@ adminapi_match(const struct client *c)
 int
 adminapi_allowed(const struct client *c)
 {
-	return conf->admin && cidr_list_match(&allow, c->addr);
+	return conf->admin && cidr_match(&allow, c->addr);
 }
 
 /* Sends j (and drops it) with status. */

@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "monotime.h"
+#include "tls.h"
 
 /* Points at a stop that never comes, until the worker hands its own. */
 static const volatile sig_atomic_t never;
@@ -51,14 +52,99 @@ client_start(struct client *c, int fd, const struct sockaddr *sa)
 			inet_ntop(AF_INET6, &sin6->sin6_addr, c->addr,
 			    sizeof(c->addr));
 	}
+	strlcpy(c->peer, c->addr, sizeof(c->peer));
+	c->ssl = NULL;
+	c->tls = c->tls_failed = 0;
 	c->head_len = c->pos = c->end = 0;
 	c->accepted_ms = monotime_ms();
 	c->requests = 0;
 }
 
+int
+client_wait(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd;
+	int64_t left;
+	int r;
+
+	pfd.fd = fd;
+	pfd.events = events;
+	for (;;) {
+		if ((left = deadline - monotime_ms()) <= 0)
+			return 0;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		/* An error other than a signal: the next I/O call says it. */
+		if (r > 0 || (r == -1 && errno != EINTR))
+			return 1;
+	}
+}
+
+/*
+ * The header is peeked at, and only its own bytes are then taken off
+ * the socket: with TLS, what follows belongs to OpenSSL.  Bytes peeked
+ * while the header is incomplete are all part of it, so each wait is
+ * for new bytes and never spins.
+ */
+int
+client_take_prefix(struct client *c,
+    int (*parse)(const unsigned char *, size_t, void *), void *arg,
+    size_t max)
+{
+	unsigned char *b = (unsigned char *)c->buf;
+	int64_t deadline = c->accepted_ms + c->header_ms;
+	size_t have = 0, take;
+	ssize_t n;
+	int rc;
+
+	if (max > sizeof(c->buf))
+		max = sizeof(c->buf);
+	for (;;) {
+		n = recv(c->fd, b + have, max - have, MSG_PEEK | MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (!client_wait(c->fd, POLLIN, deadline))
+				return 0;
+			continue;
+		}
+		if (n <= 0)
+			return 0;
+		if ((rc = parse(b, have + (size_t)n, arg)) == -1 ||
+		    (rc == 0 && have + (size_t)n == max)) {
+			request_reset(&c->req);
+			c->req.status = 400;
+			c->req.error = "a trusted proxy sent no valid PROXY "
+			    "protocol header";
+			c->req.keepalive = 0;
+			return -1;
+		}
+		take = rc > 0 ? (size_t)rc - have : (size_t)n;
+		if (recv(c->fd, b + have, take, MSG_DONTWAIT) != (ssize_t)take)
+			return 0;
+		have += take;
+		if (rc > 0)
+			return rc;
+	}
+}
+
+/* recv() or SSL_read(): bytes, 0 at the end, -1 with errno; *events
+ * says what to wait for on EAGAIN. */
+static ssize_t
+client_recv(struct client *c, void *buf, size_t len, short *events)
+{
+	ssize_t n;
+
+	*events = POLLIN;
+	if (c->ssl == NULL)
+		return recv(c->fd, buf, len, MSG_DONTWAIT);
+	if ((n = tls_read(c->ssl, buf, len, events)) == -1 && errno != EAGAIN)
+		c->tls_failed = 1;
+	return n;
+}
+
 void
 client_close(struct client *c)
 {
+	tls_free(c->ssl, !c->tls_failed);
+	c->ssl = NULL;
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
@@ -81,11 +167,12 @@ client_fill(struct client *c, int64_t deadline, int idle)
 	int64_t left;
 	ssize_t n;
 	nfds_t nfds;
+	short ev;
 	int r;
 
 	for (;;) {
-		n = recv(c->fd, c->buf + c->end, sizeof(c->buf) - c->end,
-		    MSG_DONTWAIT);
+		n = client_recv(c, c->buf + c->end, sizeof(c->buf) - c->end,
+		    &ev);
 		if (n >= 0) {
 			c->end += (size_t)n;
 			return n;
@@ -99,7 +186,7 @@ client_fill(struct client *c, int64_t deadline, int idle)
 			return -1;
 		}
 		pfd[0].fd = c->fd;
-		pfd[0].events = POLLIN;
+		pfd[0].events = ev;
 		pfd[0].revents = 0;
 		pfd[1].fd = c->stop_fd;
 		pfd[1].events = POLLIN;
@@ -147,7 +234,10 @@ client_read_head(struct client *c)
 			if (rc == -1)
 				return -1;
 		}
-		n = client_fill(c, deadline, c->end == 0);
+		/* A TLS client's first request comes a round trip after
+		 * the handshake: it is owed an answer, not a stop. */
+		n = client_fill(c, deadline, c->end == 0 &&
+		    (c->requests > 0 || c->ssl == NULL));
 		if (n > 0) {
 			if (c->requests > 0 && c->end == (size_t)n)
 				deadline = monotime_ms() + c->header_ms;
@@ -252,6 +342,9 @@ client_linger_close(struct client *c, int ms)
 
 	if (c->fd == -1)
 		return;
+	/* close_notify first, then the drain reads raw bytes. */
+	tls_free(c->ssl, !c->tls_failed);
+	c->ssl = NULL;
 	shutdown(c->fd, SHUT_WR);
 	pfd.fd = c->fd;
 	pfd.events = POLLIN;
@@ -315,6 +408,12 @@ client_sendv(struct client *c, struct iovec *iov, int iovcnt)
 	ssize_t n;
 	int flags = MSG_NOSIGNAL;
 
+	if (c->ssl != NULL)
+		return client_sendv_tls(c, iov, iovcnt);
+	if (c->tls) {
+		errno = ENOTCONN;	/* no handshake yet */
+		return -1;
+	}
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
 	msg.msg_iovlen = iovcnt;

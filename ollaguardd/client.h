@@ -18,9 +18,22 @@
 
 #define CLIENT_BUFSIZE	(64 * 1024)
 
+struct ssl_st;
+struct ssl_ctx_st;
+
 struct client {
 	int			 fd;
+	/* The client's address as limits and logs see it: the peer's,
+	 * or the one a trusted balancer names (realip). */
 	char			 addr[INET6_ADDRSTRLEN];
+	char			 peer[INET6_ADDRSTRLEN];
+	int			 peer_trusted;	/* in trusted-proxies */
+	/* With TLS, every byte goes through ssl; tls_failed says a fatal
+	 * error leaves no session to close with close_notify.  tls says
+	 * the listener speaks TLS: until the handshake, nothing is sent. */
+	struct ssl_st		*ssl;
+	int			 tls;
+	int			 tls_failed;
 	/*
 	 * buf[0, head_len) holds the current request head, which the
 	 * request's pointers refer to; body bytes and pipelined requests
@@ -60,6 +73,24 @@ struct client {
 void	client_init(struct client *c);
 /* Prepares c for a new accepted connection. */
 void	client_start(struct client *c, int fd, const struct sockaddr *sa);
+/*
+ * Makes the connection TLS and runs the handshake within what is left of
+ * --header-timeout.  1 when done; 0 if it failed (the caller closes);
+ * -1 for plain HTTP on the TLS port, with c->req.status and error set
+ * for a plain answer before the close.
+ */
+int	client_tls_start(struct client *c, struct ssl_ctx_st *ctx);
+/*
+ * Reads a header that comes before the first request (PROXY protocol)
+ * and not a byte more, within --header-timeout of accept(): parse says
+ * how long the header in what has come is (>0), that it needs more (0),
+ * or that it is none (-1).  Returns the header's length, 0 if the
+ * connection closed or the time ran out, or -1 (c->req.status and error
+ * set) for bytes that are not such a header.
+ */
+int	client_take_prefix(struct client *c,
+	    int (*parse)(const unsigned char *, size_t, void *), void *arg,
+	    size_t max);
 /* Closes the connection; leftover bytes are dropped. */
 void	client_close(struct client *c);
 
@@ -102,5 +133,11 @@ int	client_sendv(struct client *c, struct iovec *iov, int iovcnt);
 int	client_continue(struct client *c);
 /* 1 if the peer has closed or reset the connection. */
 int	client_gone(struct client *c);
+
+/* Between client.c and clienttls.c: waits for events on fd until
+ * deadline (1 ready, 0 late), and the TLS side of client_sendv. */
+int	client_wait(int fd, short events, int64_t deadline);
+int	client_sendv_tls(struct client *c, const struct iovec *iov,
+	    int iovcnt);
 
 #endif

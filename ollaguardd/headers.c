@@ -21,6 +21,8 @@
 
 static char		 hdrout[HDR_OUT_MAX];
 static struct curl_slist hdrnodes[REQUEST_FIELDS_MAX + 8];
+/* X-Forwarded-Proto: what the client spoke to us. */
+static const char	*fwd_proto = "http";
 
 /* Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself. */
 int
@@ -126,6 +128,12 @@ bodyless(const struct request *r)
 	    r->method_id != HTTP_PUT;
 }
 
+void
+headers_set_https(int https)
+{
+	fwd_proto = https ? "https" : "http";
+}
+
 /*
  * The request headers for upstream, as a curl_slist built in static
  * nodes (no allocation).  curl sets Host from the URL and frames the
@@ -165,7 +173,8 @@ headers_upstream(const struct request *r, const char *addr, int identity)
 	}
 	tail = hdr_add(tail, &used, &n, "X-Forwarded-For", 15, addr,
 	    strlen(addr));
-	tail = hdr_add(tail, &used, &n, "X-Forwarded-Proto", 17, "http", 4);
+	tail = hdr_add(tail, &used, &n, "X-Forwarded-Proto", 17, fwd_proto,
+	    strlen(fwd_proto));
 	/* A list the daemon filters must come uncompressed. */
 	if (identity)
 		tail = hdr_add(tail, &used, &n, "Accept-Encoding", 15,

@@ -23,6 +23,8 @@ struct response_head {
 
 /* 1 for a hop-by-hop header (RFC 9110 7.6.1), which never crosses. */
 int		 headers_is_hop(const char *name, size_t len);
+/* Says the client speaks https, for X-Forwarded-Proto (once). */
+void		 headers_set_https(int https);
 /* The headers for upstream, in static memory valid until the next
  * call; addr is the client's, for X-Forwarded-For.  Neither
  * Authorization nor x-api-key crosses.  With identity, the upstream is

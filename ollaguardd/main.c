@@ -34,6 +34,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "master.h"
+#include "tls.h"
 #include "upgrade.h"
 #include "upstreams.h"
 
@@ -272,6 +273,10 @@ check_config(struct config *cfg)
 		printf("# %s: %lld active keys\n", cfg->db, active);
 		keystore_close(ks);
 	}
+	if (tls_check(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "ollaguardd: %s\n", err);
+		rc = 1;
+	}
 	config_print(cfg, stdout);
 	upstreams_print(&ups, stdout);
 	if (rc != 0)
@@ -371,9 +376,14 @@ log_started(const struct config *cfg, int64_t active)
 	char url[CONFIG_URL_MAX];
 
 	config_redact_url(cfg->target_url, url, sizeof(url));
-	log_info("ollaguardd %s %s %s port %lld, forwarding to %s, %lld "
+	log_info("ollaguardd %s %s %s port %lld%s, forwarding to %s, %lld "
 	    "workers", config_version(), upgrade_adopted() ? "took over" :
-	    "listening on", cfg->host, cfg->port, url, cfg->workers);
+	    "listening on", cfg->host, cfg->port,
+	    cfg->tls_cert[0] != '\0' ? " (TLS)" : "", url, cfg->workers);
+	if (cfg->target_insecure)
+		log_warnx("TARGET-INSECURE IS ON: the certificate of an https "
+		    "target-url is not checked, so anyone on the path to it "
+		    "can read and change every request, keys included");
 	if (cfg->master_key[0] == '\0' && active == 0)
 		log_warnx("AUTHENTICATION IS OFF: no master key and no active "
 		    "key in %s, so every request passes. %s", cfg->db,
@@ -441,6 +451,10 @@ main(int argc, char *argv[])
 		log_syslog(log_facility_parse(cfg->syslog_facility));
 
 	open_pidfile(cfg);
+	/* The key may be readable by root alone: read it while we are,
+	 * and before listening, so a bad pair never accepts a client. */
+	if (tls_init(cfg, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	/* An upgrade hands the socket over: it never closes. */
 	if ((fd = upgrade_adopt(cfg->host, cfg->port)) == -1)
 		fd = listen_on(cfg);

@@ -48,6 +48,7 @@
 #include "peerlimit.h"
 #include "poller.h"
 #include "scoreboard.h"
+#include "tls.h"
 #include "upgrade.h"
 #include "upstreams.h"
 #include "worker.h"
@@ -501,6 +502,7 @@ reload(int argc, char **argv, const char *cwd)
 		return;
 	}
 	keep_fixed(n, cur);
+	tls_reload(n, cur);
 	log_setlevel(log_level_parse(n->log_level));
 	if (n->send_timeout != cur->send_timeout &&
 	    listen_send_timeout(lfd, (int)n->send_timeout) == -1)

@@ -76,6 +76,13 @@ proxy_init(const struct config *cfg)
 	if (set_base(cfg->target_url) == -1)
 		return -1;
 	arm_once();
+	/* An https target is checked against target-ca, or not at all. */
+	if (cfg->target_ca[0] != '\0')
+		curl_easy_setopt(curl, CURLOPT_CAINFO, cfg->target_ca);
+	if (cfg->target_insecure) {
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	return 0;
 }
 

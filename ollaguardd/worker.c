@@ -24,10 +24,13 @@
 #include "client.h"
 #include "config.h"
 #include "dbconn.h"
+#include "headers.h"
 #include "log.h"
 #include "proxy.h"
+#include "realip.h"
 #include "scoreboard.h"
 #include "serve.h"
+#include "tls.h"
 #include "worker.h"
 
 static volatile sig_atomic_t	 stopping;
@@ -95,16 +98,40 @@ set_title(const char *what)
 static void
 serve_connection(struct client *c)
 {
-	int rc;
+	int rc, per_request;
 
-	if (serve_admit(c) == -1)
+	/* Until the handshake, nothing goes to a client of the TLS port. */
+	c->tls = tls_context() != NULL;
+	if ((rc = realip_accept(c)) == -1)
+		serve_bad_request(c);
+	if (rc != 1)
+		goto done;
+	/* Behind a balancer that names each request's client, the
+	 * connection count is per request; otherwise per connection,
+	 * before a byte of it is read. */
+	per_request = realip_per_request(c);
+	if (!per_request && serve_admit(c) == -1)
 		return;
+	/* The handshake runs on --header-timeout's clock. */
+	if (c->tls) {
+		if ((rc = client_tls_start(c, tls_context())) == -1)
+			serve_bad_request(c);
+		if (rc != 1)
+			goto done;
+	}
 	for (;;) {
 		sb_set_state(slot, SB_READING);
+		if (per_request)
+			realip_reset(c);
 		if ((rc = client_read_head(c)) == -1)
 			serve_bad_request(c);
 		if (rc <= 0)
 			break;
+		if (per_request) {
+			realip_request(c);
+			if (serve_admit(c) == -1)
+				return;
+		}
 		/* The last request before this worker retires says
 		 * Connection: close, so the client does not send another
 		 * into a closing connection. */
@@ -125,6 +152,7 @@ serve_connection(struct client *c)
 			break;
 		client_next(c);
 	}
+done:
 	sb_set_state(slot, SB_CLOSING);
 	client_close(c);
 	slot->client[0] = '\0';
@@ -187,6 +215,8 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 	auth_init(cfg);
 	admin_init(cfg);
 	serve_init(cfg, slot, slotno);
+	realip_init(cfg);
+	headers_set_https(tls_context() != NULL);
 	if (proxy_init(cfg) == -1)
 		exit(1);
 	cl.keepalive_ms = (int)cfg->keepalive_timeout * 1000;

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import (KEY_RE, MASTER_KEY, assert_error_response,
-                      free_port)
+                      free_port, log_line)
 from stub_upstream import TAGS_BODY
 
 FLAGS = ["--host", "--port", "--target-url", "--master-key",

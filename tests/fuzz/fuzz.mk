@@ -29,7 +29,7 @@ FUZZ_SECONDS ?=		60
 FUZZ_ARGS ?=
 FUZZ_DEBIAN_PKGS =	clang libclang-rt-14-dev
 FUZZ_TARGETS =		fuzz_request fuzz_import fuzz_accesslog fuzz_meter \
-			fuzz_bodymodel
+			fuzz_bodymodel fuzz_proxyproto
 FUZZ_DIR =		$(BUILD)/fuzz
 FUZZ_HDRS =		tests/fuzz/fuzz.h tests/fuzz/reqcheck.h \
 			    $(wildcard common/*.h ollaguardd/*.h)
@@ -42,6 +42,7 @@ FUZZ_IMPORT_OBJS =	$(BUILD)/libcommon.a
 FUZZ_ACCESSLOG_OBJS =	$(BUILD)/obj/ollaguardd/accesslog.o $(BUILD)/libcommon.a
 FUZZ_METER_OBJS =	$(BUILD)/obj/ollaguardd/meter.o \
 			    $(BUILD)/obj/ollaguardd/streamusage.o
+FUZZ_PROXYPROTO_OBJS =	$(BUILD)/obj/ollaguardd/proxyproto.o $(BUILD)/libcommon.a
 
 .PHONY: fuzz fuzz-build fuzz-replay fuzz-deps
 
@@ -76,6 +77,12 @@ $(FUZZ_DIR)/replay/fuzz_meter: tests/fuzz/fuzz_meter.c \
 $(FUZZ_DIR)/replay/fuzz_bodymodel: tests/fuzz/fuzz_bodymodel.c \
     tests/fuzz/fuzztmp.c tests/fuzz/replay.c $(FUZZ_HDRS) \
     $(FUZZ_REQUEST_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
+	    $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_DIR)/replay/fuzz_proxyproto: tests/fuzz/fuzz_proxyproto.c \
+    tests/fuzz/replay.c $(FUZZ_HDRS) $(FUZZ_PROXYPROTO_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
 	    $(filter %.c %.o %.a,$^) $(LIBS)
@@ -146,6 +153,12 @@ $(FUZZ_OUT)/fuzz_meter: tests/fuzz/fuzz_meter.c $(FUZZ_HDRS) \
 
 $(FUZZ_OUT)/fuzz_bodymodel: tests/fuzz/fuzz_bodymodel.c \
     tests/fuzz/fuzztmp.c $(FUZZ_HDRS) $(FUZZ_REQUEST_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd -fsanitize=fuzzer $(LDFLAGS_ALL) \
+	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_OUT)/fuzz_proxyproto: tests/fuzz/fuzz_proxyproto.c $(FUZZ_HDRS) \
+    $(FUZZ_PROXYPROTO_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iollaguardd -fsanitize=fuzzer $(LDFLAGS_ALL) \
 	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
