@@ -394,18 +394,13 @@ log_started(const struct config *cfg, int64_t active)
 		    (long long)active, active == 1 ? "" : "s", cfg->db);
 }
 
-int
-main(int argc, char *argv[])
+/* Until the master has its handlers, a SIGHUP from logrotate or a
+ * SIGTERM from systemd waits instead of killing us half started. */
+static void
+block_early_signals(void)
 {
-	struct upstreams ups;
-	struct config *cfg;
 	sigset_t early;
-	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
-	int64_t active;
-	int fd, rc;
 
-	/* Until the master has its handlers, a SIGHUP from logrotate or a
-	 * SIGTERM from systemd waits instead of killing us half started. */
 	sigemptyset(&early);
 	sigaddset(&early, SIGHUP);
 	sigaddset(&early, SIGUSR1);
@@ -414,6 +409,18 @@ main(int argc, char *argv[])
 	sigaddset(&early, SIGINT);
 	sigaddset(&early, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &early, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct upstreams ups;
+	struct config *cfg;
+	char err[PATH_MAX + 512], cwd[PATH_MAX], **args;
+	int64_t active;
+	int fd, rc;
+
+	block_early_signals();
 	log_init("ollaguardd", 1, LOG_LEVEL_INFO);
 	args = copy_argv(argc, argv);
 	/* From here on the original argv (and with it a --master-key) is
@@ -428,23 +435,20 @@ main(int argc, char *argv[])
 	if (rc == CONFIG_OK && config_absolute(cfg, cwd, err,
 	    sizeof(err)) == -1)
 		rc = CONFIG_ERROR;
-	if (rc != CONFIG_OK) {
+	if (rc != CONFIG_OK || cfg->check_config) {
 		if (rc == CONFIG_ERROR)
 			fprintf(stderr, "ollaguardd: %s\n", err);
-		config_clear(cfg);
-		free(cfg);
-		free_argv(args);
-		return rc == CONFIG_EXIT ? 0 : 1;
-	}
-	setproctitle("master");
-	log_setlevel(log_level_parse(cfg->log_level));
-	if (cfg->check_config) {
-		rc = check_config(cfg);
+		if (rc == CONFIG_OK)
+			rc = check_config(cfg);
+		else
+			rc = rc == CONFIG_EXIT ? 0 : 1;
 		config_clear(cfg);
 		free(cfg);
 		free_argv(args);
 		return rc;
 	}
+	setproctitle("master");
+	log_setlevel(log_level_parse(cfg->log_level));
 	if (upstreams_parse(cfg, &ups, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (cfg->syslog)

@@ -44,6 +44,8 @@
 #include "keylimit.h"
 #include "log.h"
 #include "master.h"
+#include "monotime.h"
+#include "reload.h"
 #include "health.h"
 #include "peerlimit.h"
 #include "poller.h"
@@ -109,15 +111,6 @@ on_signal(int sig)
 	default:
 		break;		/* SIGCHLD: only to wake the loop */
 	}
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -290,7 +283,7 @@ queued(void)
 static void
 grow(void)
 {
-	int64_t now = mono_ms();
+	int64_t now = monotime_ms();
 	int all, idle, want;
 
 	if (time(NULL) < backoff_until)
@@ -322,7 +315,7 @@ grow(void)
 static void
 maintain(void)
 {
-	int64_t now = mono_ms();
+	int64_t now = monotime_ms();
 	int i, all, idle, want, n;
 
 	count_pool(&all, &idle);
@@ -397,9 +390,9 @@ static int
 wait_all(int64_t ms, int give_up_on_quit)
 {
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	int64_t end = mono_ms() + ms;
+	int64_t end = monotime_ms() + ms;
 
-	while (alive() > 0 && mono_ms() < end) {
+	while (alive() > 0 && monotime_ms() < end) {
 		if (give_up_on_quit && got_quit)
 			break;
 		nanosleep(&ts, NULL);
@@ -437,50 +430,6 @@ stop_gracefully(void)
 	stop_now();
 }
 
-/* Keeps what cannot change without a restart, and says so. */
-static void
-keep_fixed(struct config *n, const struct config *o)
-{
-	char changed[64];
-
-	if (strcmp(n->host, o->host) != 0 || n->port != o->port) {
-		log_warnx("reload: a new host or port needs a restart; still "
-		    "listening on %s port %lld", o->host, o->port);
-		strlcpy(n->host, o->host, sizeof(n->host));
-		n->port = o->port;
-	}
-	/* Name only what changed: a list of all six hides the one that
-	 * did. */
-	changed[0] = '\0';
-	if (strcmp(n->user, o->user) != 0)
-		strlcat(changed, ", user", sizeof(changed));
-	if (strcmp(n->group, o->group) != 0)
-		strlcat(changed, ", group", sizeof(changed));
-	if (strcmp(n->pidfile, o->pidfile) != 0)
-		strlcat(changed, ", pidfile", sizeof(changed));
-	if (n->daemon != o->daemon)
-		strlcat(changed, ", daemon", sizeof(changed));
-	if (n->backlog != o->backlog)
-		strlcat(changed, ", backlog", sizeof(changed));
-	if (n->syslog != o->syslog)
-		strlcat(changed, ", syslog", sizeof(changed));
-	if (changed[0] != '\0') {
-		log_warnx("reload: a new %s needs a restart; keeping the "
-		    "running value%s", changed + 2,
-		    strchr(changed + 2, ',') != NULL ? "s" : "");
-		strlcpy(n->user, o->user, sizeof(n->user));
-		strlcpy(n->group, o->group, sizeof(n->group));
-		strlcpy(n->pidfile, o->pidfile, sizeof(n->pidfile));
-		n->daemon = o->daemon;
-		n->backlog = o->backlog;
-		n->syslog = o->syslog;
-	}
-	if (n->max_workers > nslots) {
-		log_warnx("reload: max-workers above %d needs a restart", nslots);
-		n->max_workers = nslots;
-	}
-}
-
 static void
 reload(int argc, char **argv, const char *cwd)
 {
@@ -501,7 +450,7 @@ reload(int argc, char **argv, const char *cwd)
 		free(n);
 		return;
 	}
-	keep_fixed(n, cur);
+	reload_keep_fixed(n, cur, nslots);
 	tls_reload(n, cur);
 	log_setlevel(log_level_parse(n->log_level));
 	if (n->send_timeout != cur->send_timeout &&
@@ -544,28 +493,30 @@ listen_send_timeout(int fd, int seconds)
 	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-int
-master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
-    const char *cwd)
+/* SIGUSR1: every worker reopens its access log. */
+static void
+reopen_logs(void)
+{
+	int i;
+
+	for (i = 0; i < nslots; i++)
+		if (wk[i].pid != 0)
+			kill(wk[i].pid, SIGUSR1);
+}
+
+/* The shared tables every worker inherits, and the master's signals. */
+static void
+master_setup(struct config *cfg, struct pollfd *pfd)
 {
 	struct sigaction sa;
-	struct pollfd pfd;
-	int64_t next_maintain = 0;
-	int i, n, ready = 0;
 
-	lfd = fd;
-	pidfd = pid_fd;
-	cur = cfg;
-	nslots = (int)cfg->max_workers;
-	if (cfg->workers > nslots)
-		nslots = (int)cfg->workers;
 	if ((wk = calloc((size_t)nslots, sizeof(*wk))) == NULL)
 		fatal("calloc");
 	if (sb_init(nslots) == -1)
 		fatal("scoreboard for %d workers", nslots);
 	sb_set_min_spare((int)cfg->min_spare);
-	pfd.fd = sb_wake_fd();
-	pfd.events = POLLIN;
+	pfd->fd = sb_wake_fd();
+	pfd->events = POLLIN;
 	if (peerlimit_init() == -1)
 		fatal("shared table of client addresses");
 	if (keylimit_init(nslots) == -1)
@@ -589,6 +540,23 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 	log_setprefix("master");
 	setproctitle("master");
 
+}
+
+int
+master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
+    const char *cwd)
+{
+	struct pollfd pfd;
+	int64_t next_maintain = 0;
+	int n, ready = 0;
+
+	lfd = fd;
+	pidfd = pid_fd;
+	cur = cfg;
+	nslots = (int)cfg->max_workers;
+	if (cfg->workers > nslots)
+		nslots = (int)cfg->workers;
+	master_setup(cfg, &pfd);
 	spawn_n((int)cfg->workers);
 	while (!got_stop && !got_quit) {
 		pfd.revents = 0;
@@ -610,9 +578,7 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
-			for (i = 0; i < nslots; i++)
-				if (wk[i].pid != 0)
-					kill(wk[i].pid, SIGUSR1);
+			reopen_logs();
 		}
 		n = reap();
 		poller_tick();
@@ -624,8 +590,8 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 		}
 		/* A signal (a worker's exit, say) wakes the loop early; the
 		 * pool is looked at once a tick, not once per wake-up. */
-		if (mono_ms() >= next_maintain) {
-			next_maintain = mono_ms() + TICK_MS;
+		if (monotime_ms() >= next_maintain) {
+			next_maintain = monotime_ms() + TICK_MS;
 			maintain();
 		}
 	}
