@@ -21,7 +21,8 @@ BENCH_CFLAGS =		-std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN)
 BENCH_BINS =		$(BUILD)/bench/ogb-upstream $(BUILD)/bench/ogb-streams
 
 .PHONY: bench bench-quick bench-syscalls bench-callgrind bench-deps bench-bins \
-		bench-multi bench-connectonly bench-ctxsw
+		bench-multi bench-connectonly bench-ctxsw \
+		bench-policy
 
 bench-bins: $(BENCH_BINS)
 
@@ -59,6 +60,9 @@ bench-callgrind: all bench-bins
 
 bench-deps: deps
 	@$(call install-pkgs,$(BENCH_DEBIAN_PKGS))
+
+bench-policy: all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/policy.sh
 
 bench-multi: all bench-bins
 	BENCH_BUILD=$(abspath $(BUILD)) bash bench/multi.sh
