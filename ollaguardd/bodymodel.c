@@ -1,10 +1,12 @@
 /*
- * bodymodel: jansson parses the body whole (bodies with model lists are
- * read whole anyway, to be forwarded byte-identical), with exact
- * duplicate keys refused; the top-level keys are then compared with the
- * fields by Go's folding, so that "Model" and "model" are one field.
- * The parsed tree is kept until bodymodel_clear, so the values found
- * need no copies.
+ * bodymodel: jsonscan checks the body whole (bodies with model lists are
+ * read whole anyway, to be forwarded byte-identical) and reports its
+ * top-level members; only their keys that hold escapes and the values
+ * of the fields wanted go through jansson, so a 1 MiB image in a chat
+ * request is skipped, never decoded.  Exact duplicate top-level keys are
+ * refused; the keys are compared with the fields by Go's folding, so
+ * that "Model" and "model" are one field.  The values found are kept
+ * until bodymodel_clear.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <jansson.h>
 
 #include "bodymodel.h"
+#include "jsonscan.h"
 
 static const char *const fields[BODYMODEL_NFIELDS] = {
 	"model", "name", "from", "source", "destination"
@@ -29,22 +32,26 @@ bodymodel_field_name(int bit)
 }
 
 /*
- * 1 if key folds to field (lower-case ASCII) as Go's encoding/json
- * folds names: ASCII case, and the two runes outside ASCII whose
- * simple folding reaches it, "ſ" (U+017F, an s) and the Kelvin sign
- * (U+212A, a k).
+ * 1 if key[0, len) folds to field (lower-case ASCII) as Go's
+ * encoding/json folds names: ASCII case, and the two runes outside
+ * ASCII whose simple folding reaches it, "ſ" (U+017F, an s) and the
+ * Kelvin sign (U+212A, a k).
  */
-static int
-fold_equal(const char *key, const char *field)
+int
+bodymodel_fold_equal(const char *key, size_t len, const char *field)
 {
 	const unsigned char *k = (const unsigned char *)key;
+	const unsigned char *end = k + len;
 	unsigned char c;
 
 	for (; *field != '\0'; field++) {
-		if (k[0] == 0xc5 && k[1] == 0xbf) {
+		if (k == end)
+			return 0;
+		if (end - k >= 2 && k[0] == 0xc5 && k[1] == 0xbf) {
 			c = 's';
 			k += 2;
-		} else if (k[0] == 0xe2 && k[1] == 0x84 && k[2] == 0xaa) {
+		} else if (end - k >= 3 && k[0] == 0xe2 && k[1] == 0x84 &&
+		    k[2] == 0xaa) {
 			c = 'k';
 			k += 3;
 		} else if (*k >= 'A' && *k <= 'Z') {
@@ -54,55 +61,116 @@ fold_equal(const char *key, const char *field)
 		if (c != (unsigned char)*field)
 			return 0;
 	}
-	return *k == '\0';
+	return k == end;
+}
+
+/* What the members of one body have shown so far. */
+struct parse {
+	const char		*body;
+	int			 wanted;
+	struct bodymodel	*bm;
+	json_t			*keys;	/* the top-level keys met, as a set */
+	int			 invalid; /* an exact duplicate key, ENOMEM */
+	const char		*why;	/* the first field refused */
+};
+
+/* The member is field i: its value, decoded, must be a string. */
+static void
+take_field(struct parse *p, const struct jsonscan_member *m, int i)
+{
+	struct bodymodel *bm = p->bm;
+	json_error_t jerr;
+	json_t *v;
+
+	if (bm->found & (1 << i)) {
+		p->why = "a model field appears twice";
+		return;
+	}
+	v = json_loadb(p->body + m->val_off, m->val_len, JSON_DECODE_ANY |
+	    JSON_DECODE_INT_AS_REAL, &jerr);
+	if (!json_is_string(v)) {
+		json_decref(v);
+		p->why = "a model field is not a string";
+		return;
+	}
+	if (json_object_set_new(bm->held, fields[i], v) == -1) {
+		p->invalid = 1;
+		return;
+	}
+	bm->found |= 1 << i;
+	bm->value[i] = json_string_value(v);
+}
+
+/*
+ * A top-level member: its key, unescaped by jansson when it has an
+ * escape, goes into the set of keys (an exact repeat is invalid, as
+ * JSON_REJECT_DUPLICATES had it) and is compared with the fields.
+ */
+static void
+member(const struct jsonscan_member *m, void *arg)
+{
+	struct parse *p = arg;
+	json_error_t jerr;
+	json_t *k = NULL;
+	const char *key;
+	size_t len;
+	int i;
+
+	if (p->invalid)
+		return;
+	key = p->body + m->key_off + 1;
+	len = m->key_len - 2;
+	if (m->key_escaped) {
+		k = json_loadb(p->body + m->key_off, m->key_len,
+		    JSON_DECODE_ANY, &jerr);
+		key = json_string_value(k);
+		len = json_string_length(k);
+	}
+	if (key == NULL || json_object_getn(p->keys, key, len) != NULL ||
+	    json_object_setn_new(p->keys, key, len, json_null()) == -1)
+		p->invalid = 1;
+	for (i = 0; i < BODYMODEL_NFIELDS && !p->invalid && p->why == NULL;
+	    i++)
+		if ((p->wanted & (1 << i)) != 0 &&
+		    bodymodel_fold_equal(key, len, fields[i]))
+			take_field(p, m, i);
+	json_decref(k);
 }
 
 int
 bodymodel_parse(const char *body, size_t len, int wanted,
     struct bodymodel *bm, const char **why)
 {
-	json_error_t jerr;
-	json_t *root, *v;
-	const char *key;
-	int i;
+	struct parse p;
+	int rc;
 
 	memset(bm, 0, sizeof(*bm));
-	/* Numbers as reals: a big integer Go reads is no error here. */
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES |
-	    JSON_DECODE_INT_AS_REAL, &jerr);
-	if (root == NULL) {
-		*why = "request body is not valid JSON";
-		return -1;
-	}
-	bm->root = root;
-	if (!json_is_object(root)) {
+	memset(&p, 0, sizeof(p));
+	p.body = body;
+	p.wanted = wanted;
+	p.bm = bm;
+	bm->held = json_object();
+	p.keys = json_object();
+	if (bm->held == NULL || p.keys == NULL)
+		rc = JSONSCAN_INVALID;
+	else
+		rc = jsonscan_object(body, len, member, &p);
+	json_decref(p.keys);
+	if (rc == JSONSCAN_NOTOBJECT)
 		*why = "request body is not a JSON object";
-		return -1;
-	}
-	json_object_foreach(root, key, v) {
-		for (i = 0; i < BODYMODEL_NFIELDS; i++) {
-			if ((wanted & (1 << i)) == 0 ||
-			    !fold_equal(key, fields[i]))
-				continue;
-			if (bm->found & (1 << i)) {
-				*why = "a model field appears twice";
-				return -1;
-			}
-			if (!json_is_string(v)) {
-				*why = "a model field is not a string";
-				return -1;
-			}
-			bm->found |= 1 << i;
-			bm->value[i] = json_string_value(v);
-		}
-	}
-	return 0;
+	else if (rc != 0 || p.invalid)
+		*why = "request body is not valid JSON";
+	else if (p.why != NULL)
+		*why = p.why;
+	else
+		return 0;
+	return -1;
 }
 
 void
 bodymodel_clear(struct bodymodel *bm)
 {
-	json_decref(bm->root);
+	json_decref(bm->held);
 	memset(bm, 0, sizeof(*bm));
 }
 

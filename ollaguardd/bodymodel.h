@@ -23,7 +23,7 @@
 #define BODYMODEL_NFIELDS	5
 
 struct bodymodel {
-	void		*root;		/* the parsed body (json_t) */
+	void		*held;		/* the values found (json_t) */
 	/* By field index (bit number): the value, or NULL when absent. */
 	const char	*value[BODYMODEL_NFIELDS];
 	int		 found;		/* BODYMODEL_* bits present */
@@ -34,10 +34,15 @@ struct bodymodel {
  * (some may be absent: see found), -1 with a reason for the client in
  * *why (a body that is not one JSON object, a field that is not a
  * string or appears twice).  bodymodel_clear frees it either way.
+ * Exact duplicate keys in nested objects are let through (Go lets the
+ * last win and none of them names a model); any other body jansson
+ * would refuse is refused (see jsonscan.h).
  */
 int	 bodymodel_parse(const char *body, size_t len, int wanted,
 	    struct bodymodel *, const char **why);
 void	 bodymodel_clear(struct bodymodel *);
+/* 1 if key[0, len) is field's name (lower case) for Go's decoder. */
+int	 bodymodel_fold_equal(const char *key, size_t len, const char *field);
 /* The field's name ("model", ...) by bit, or NULL. */
 const char *bodymodel_field_name(int bit);
 

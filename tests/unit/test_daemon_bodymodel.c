@@ -49,7 +49,7 @@ test_fields(void **state)
 	assert_string_equal(bm.value[0], "llama3");
 	assert_null(bm.value[1]);
 	bodymodel_clear(&bm);
-	assert_null(bm.root);
+	assert_null(bm.held);
 
 	/* A lone "MODEL" is the model, and escapes are undone first. */
 	parse_ok("{\"MODEL\":\"a\"}", ALL);
