@@ -87,6 +87,16 @@ test_fields(void **state)
 	parse_ok("{\"model\":\"m\",\"seed\":123456789012345678901234567890}",
 	    ALL);
 	bodymodel_clear(&bm);
+	/* Nested "model" keys are not fields, repeated or not. */
+	parse_ok("{\"options\":{\"model\":1,\"model\":2,\"MODEL\":3},"
+	    "\"messages\":[{\"model\":\"x\"}],\"model\":\"m\"}", ALL);
+	assert_int_equal(bm.found, BODYMODEL_MODEL);
+	assert_string_equal(bm.value[0], "m");
+	bodymodel_clear(&bm);
+	/* The value is unescaped. */
+	parse_ok("{\"model\":\"a\\/b\\u00e9\"}", ALL);
+	assert_string_equal(bm.value[0], "a/b\xc3\xa9");
+	bodymodel_clear(&bm);
 	assert_string_equal(bodymodel_field_name(BODYMODEL_DESTINATION),
 	    "destination");
 	assert_null(bodymodel_field_name(3));
@@ -111,6 +121,12 @@ test_refused(void **state)
 	parse_bad("{\"model\":\"a\"} {\"model\":\"b\"}", ALL, "not valid JSON");
 	parse_bad("{\"model\":\"a\\u0000b\"}", ALL, "not valid JSON");
 	parse_bad("{\"model\":\"\xff\"}", ALL, "not valid JSON");
+	/* Any exact repeat at the top, a field or not, and in escapes. */
+	parse_bad("{\"a\":1,\"model\":\"m\",\"a\":2}", ALL, "not valid JSON");
+	parse_bad("{\"a\":1,\"\\u0061\":2}", ALL, "not valid JSON");
+	parse_bad("{\"model\":1,\"x\":1,\"x\":1}", ALL, "not valid JSON");
+	parse_bad("{\"model\":\"m\",\"o\":[1,}", ALL, "not valid JSON");
+	parse_bad("{\"model\":\"m\",\"n\":1e400}", ALL, "not valid JSON");
 }
 
 static int
