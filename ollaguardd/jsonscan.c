@@ -2,8 +2,9 @@
  * jsonscan: a strict structural scanner for JSON.  It accepts what
  * jansson 2.14 accepts with flags 0 and JSON_DECODE_INT_AS_REAL, but for
  * exact duplicate keys in nested objects (Go's decoder lets the last win,
- * and no nested key names a model): one object or array at the root and
- * only whitespace after, nesting at most JSONSCAN_MAXDEPTH values deep,
+ * and no nested key names a model) and a NUL byte after a number (which
+ * jansson skips and RFC 8259 refuses): one object or array at the root
+ * and only whitespace after, nesting at most JSONSCAN_MAXDEPTH values deep,
  * strings of well-formed UTF-8 without control characters, escapes
  * jansson decodes (no \u0000, surrogates in pairs), the literals true,
  * false and null, and numbers by RFC 8259 whose value a double holds.
