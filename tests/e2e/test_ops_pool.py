@@ -279,7 +279,9 @@ def test_pool_absorbs_a_burst_at_once(daemon_factory, stub):
     d = daemon_factory(workers=2, timeout=STREAM_TIMEOUT,
                        extra_args=pool_args(2, 4, max_workers,
                                             "--max-conns-per-ip", 0))
-    assert wait_until(lambda: len(workers(d)) == 2, 3)
+    # The start-up probe's connection may already have grown the pool
+    # past two on a loaded machine: what matters is the burst below.
+    assert wait_until(lambda: len(workers(d)) >= 2, 3)
     conns = []
     try:
         t0 = time.monotonic()
