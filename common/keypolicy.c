@@ -20,6 +20,10 @@ static int	 kp_read_allow(json_t *, int *, char *, size_t);
 static int	 kp_read_models(json_t *, char *, size_t, char *, size_t);
 static int	 kp_read_limit(json_t *, const char *, uint32_t *, char *,
 		    size_t);
+static int	 kp_quotas_to_json(json_t *, const struct keyinfo *);
+static int	 kp_read_quota(json_t *, const char *, int64_t *, char *,
+		    size_t);
+static int	 kp_read_quotas(json_t *, struct keyinfo *, char *, size_t);
 
 int
 keypolicy_to_json(json_t *o, const struct keyinfo *ki)
@@ -30,7 +34,31 @@ keypolicy_to_json(json_t *o, const struct keyinfo *ki)
 	    json_object_set_new(o, "concurrency",
 	    kp_limit(ki->concurrency)) == -1 ||
 	    json_object_set_new(o, "kind",
-	    json_string(keystore_kind_name(ki->kind))) == -1)
+	    json_string(keystore_kind_name(ki->kind))) == -1 ||
+	    kp_quotas_to_json(o, ki) == -1)
+		return -1;
+	return 0;
+}
+
+static json_t *
+kp_quota(int64_t n)
+{
+	return n <= 0 ? json_null() : json_integer(n);
+}
+
+static int
+kp_quotas_to_json(json_t *o, const struct keyinfo *ki)
+{
+	if (json_object_set_new(o, "tokens_per_day",
+	    kp_quota(ki->tokens_per_day)) == -1 ||
+	    json_object_set_new(o, "tokens_per_month",
+	    kp_quota(ki->tokens_per_month)) == -1 ||
+	    json_object_set_new(o, "requests_per_day",
+	    kp_quota(ki->requests_per_day)) == -1 ||
+	    json_object_set_new(o, "trust_user_header",
+	    json_boolean(ki->trust_user_header)) == -1 ||
+	    json_object_set_new(o, "user_tokens_per_day",
+	    kp_quota(ki->user_tokens_per_day)) == -1)
 		return -1;
 	return 0;
 }
@@ -95,7 +123,7 @@ keypolicy_from_json(json_t *o, int withkind, struct keyinfo *ki, char *why,
 		return -1;
 	if (kp_read_limit(o, "rpm", &ki->rpm, why, whylen) == -1 ||
 	    kp_read_limit(o, "concurrency", &ki->concurrency, why,
-	    whylen) == -1)
+	    whylen) == -1 || kp_read_quotas(o, ki, why, whylen) == -1)
 		return -1;
 	if (!withkind || (v = json_object_get(o, "kind")) == NULL)
 		return 0;
@@ -196,6 +224,65 @@ kp_read_limit(json_t *o, const char *field, uint32_t *n, char *why,
 		return -1;
 	}
 	*n = (uint32_t)i;
+	return 0;
+}
+
+static int
+kp_read_quota(json_t *o, const char *field, int64_t *n, char *why,
+    size_t whylen)
+{
+	json_t		*v;
+	json_int_t	 i;
+
+	if ((v = json_object_get(o, field)) == NULL)
+		return 0;
+	if (json_is_null(v)) {
+		*n = 0;
+		return 0;
+	}
+	if (!json_is_integer(v) || (i = json_integer_value(v)) < 0 ||
+	    i > KEYPOLICY_QUOTA_MAX) {
+		snprintf(why, whylen, "\"%s\" is not a number from 0 to %lld "
+		    "(or null for no quota)", field, KEYPOLICY_QUOTA_MAX);
+		return -1;
+	}
+	*n = i;
+	return 0;
+}
+
+static int
+kp_read_quotas(json_t *o, struct keyinfo *ki, char *why, size_t whylen)
+{
+	json_t	*v;
+
+	if (kp_read_quota(o, "tokens_per_day", &ki->tokens_per_day, why,
+	    whylen) == -1 || kp_read_quota(o, "tokens_per_month",
+	    &ki->tokens_per_month, why, whylen) == -1 ||
+	    kp_read_quota(o, "requests_per_day", &ki->requests_per_day, why,
+	    whylen) == -1 || kp_read_quota(o, "user_tokens_per_day",
+	    &ki->user_tokens_per_day, why, whylen) == -1)
+		return -1;
+	if ((v = json_object_get(o, "trust_user_header")) == NULL)
+		return 0;
+	if (!json_is_boolean(v)) {
+		snprintf(why, whylen, "\"trust_user_header\" is not true or "
+		    "false");
+		return -1;
+	}
+	ki->trust_user_header = json_is_true(v);
+	return 0;
+}
+
+int
+keypolicy_quota_parse(const char *s, int64_t *n)
+{
+	const char	*errstr;
+	long long	 v;
+
+	v = strtonum(s, 0, KEYPOLICY_QUOTA_MAX, &errstr);
+	if (errstr != NULL)
+		return -1;
+	*n = v;
 	return 0;
 }
 

@@ -47,7 +47,7 @@ enum keykind {
 #define KEYSTORE_NAME_MAX	128
 
 /* The PRAGMA user_version this code writes; newer files are refused. */
-#define KEYSTORE_SCHEMA_VERSION	3
+#define KEYSTORE_SCHEMA_VERSION	5
 
 struct keyinfo {
 	int64_t		 id;
@@ -66,6 +66,12 @@ struct keyinfo {
 	uint32_t	 rpm;		/* 0: unlimited */
 	uint32_t	 concurrency;	/* 0: unlimited */
 	enum keykind	 kind;
+	/* Quotas, per UTC day and month; 0: unlimited. */
+	int64_t		 tokens_per_day;
+	int64_t		 tokens_per_month;
+	int64_t		 requests_per_day;
+	int		 trust_user_header;	/* X-OpenWebUI-User-* */
+	int64_t		 user_tokens_per_day;	/* each such user's */
 };
 
 /* One key's use since the last flush, for keystore_record_use. */

@@ -35,7 +35,15 @@
 	"  --models globs       model globs, comma-separated, such as\n" \
 	"                       'llama3,qwen2*' ('' for every model)\n" \
 	"  --rpm n              requests per minute (0: unlimited)\n" \
-	"  --concurrency n      requests at once (0: unlimited)\n"
+	"  --concurrency n      requests at once (0: unlimited)\n" \
+	"  --tokens-per-day n   prompt + completion tokens a UTC day\n" \
+	"                       (0: unlimited)\n" \
+	"  --tokens-per-month n the same a UTC month (0: unlimited)\n" \
+	"  --requests-per-day n requests a UTC day (0: unlimited)\n" \
+	"  --trust-user-header[=no]  take the user from Open WebUI's\n" \
+	"                       X-OpenWebUI-User-Email (-Name, -Id) header\n" \
+	"  --user-tokens-per-day n  each such user's tokens a UTC day\n" \
+	"                       (0: unlimited)\n"
 
 struct keyctl_cmd {
 	const char	*name;
@@ -54,6 +62,8 @@ static const struct keyctl_cmd cmds[] = {
 	{ "add", do_add,
 	  "[--name name] [--prefix prefix] [--expires duration]\n"
 	  "    [--allow classes] [--models globs] [--rpm n] [--concurrency n]\n"
+	  "    [--tokens-per-day n] [--tokens-per-month n] [--requests-per-day n]\n"
+	  "    [--trust-user-header[=no]] [--user-tokens-per-day n]\n"
 	  "    [--ssh-key 'ssh-ed25519 AAAA... comment' | --ssh-key-file file]",
 	  "Creates a key and prints it alone on standard output; where it was\n"
 	  "stored goes to standard error.  Only its hash is kept: the key\n"
@@ -68,7 +78,9 @@ static const struct keyctl_cmd cmds[] = {
 	  POLICY_HELP },
 	{ "set", do_set,
 	  "id|name [--name new] [--expires duration|never] [--allow classes]\n"
-	  "    [--models globs] [--rpm n] [--concurrency n]",
+	  "    [--models globs] [--rpm n] [--concurrency n]\n"
+	  "    [--tokens-per-day n] [--tokens-per-month n] [--requests-per-day n]\n"
+	  "    [--trust-user-header[=no]] [--user-tokens-per-day n]",
 	  "Changes an active key; the daemon applies it on the next request.\n"
 	  "  --name new           a new label\n"
 	  "  --expires duration   a new lifetime from now, or never\n"
@@ -80,7 +92,7 @@ static const struct keyctl_cmd cmds[] = {
 	  "Shows every key: id, name, hint, created, expires, last used,\n"
 	  "requests and state (active, revoked or expired).  Never the key.\n"
 	  "  --json   a JSON array, times in ISO 8601 UTC or null, with each\n"
-	  "           key's allow, models, rpm, concurrency and kind\n" },
+	  "           key's allow, models, rpm, concurrency, kind and quotas\n" },
 	{ "revoke", do_revoke, "id|name|key ...",
 	  "Revokes each key given by its id (an all-digit argument), its name\n"
 	  "or the key itself.  An unknown one is reported and makes the exit\n"

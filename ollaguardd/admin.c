@@ -98,9 +98,24 @@ read_body(struct client *c, char *buf, size_t size, struct outcome *o)
 	return (ssize_t)len;
 }
 
+/* The policy and quota fields keypolicy_from_json reads. */
+static int
+policy_field(const char *key)
+{
+	static const char *const fields[] = { "allow", "models", "rpm",
+	    "concurrency", "tokens_per_day", "tokens_per_month",
+	    "requests_per_day", "trust_user_header", "user_tokens_per_day" };
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(key, fields[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Parses {"name": ..., "expires_in": ..., "allow": ..., "models": ...,
- * "rpm": ..., "concurrency": ...}; NULL or a reason.
+ * "rpm": ..., "concurrency": ..., and the quotas}; NULL or a reason.
  */
 static const char *
 parse_options(const char *body, size_t len, struct keyinfo *ki,
@@ -159,12 +174,13 @@ parse_options(const char *body, size_t len, struct keyinfo *ki,
 				return "\"expires_in\" must be a duration such "
 				    "as \"30d\", \"12h\" or \"90m\"";
 			}
-		} else if (strcmp(key, "allow") != 0 &&
-		    strcmp(key, "models") != 0 && strcmp(key, "rpm") != 0 &&
-		    strcmp(key, "concurrency") != 0) {
+		} else if (!policy_field(key)) {
 			snprintf(why, sizeof(why), "unknown field \"%.64s\" "
 			    "(expected \"name\", \"expires_in\", \"allow\", "
-			    "\"models\", \"rpm\", \"concurrency\")", key);
+			    "\"models\", \"rpm\", \"concurrency\", "
+			    "\"tokens_per_day\", \"tokens_per_month\", "
+			    "\"requests_per_day\", \"trust_user_header\", "
+			    "\"user_tokens_per_day\")", key);
 			json_decref(root);
 			return why;
 		}
