@@ -24,6 +24,8 @@ static int	 kp_quotas_to_json(json_t *, const struct keyinfo *);
 static int	 kp_read_quota(json_t *, const char *, int64_t *, char *,
 		    size_t);
 static int	 kp_read_quotas(json_t *, struct keyinfo *, char *, size_t);
+static int	 kp_read_num(json_t *, const char *, int64_t, int64_t *,
+		    char *, size_t);
 
 int
 keypolicy_to_json(json_t *o, const struct keyinfo *ki)
@@ -204,33 +206,18 @@ kp_read_models(json_t *v, char *out, size_t outlen, char *why,
 	return 0;
 }
 
-static int
-kp_read_limit(json_t *o, const char *field, uint32_t *n, char *why,
-    size_t whylen)
-{
-	json_t		*v;
-	json_int_t	 i;
-
-	if ((v = json_object_get(o, field)) == NULL)
-		return 0;
-	if (json_is_null(v)) {
-		*n = 0;
-		return 0;
-	}
-	if (!json_is_integer(v) || (i = json_integer_value(v)) < 0 ||
-	    i > KEYPOLICY_LIMIT_MAX) {
-		snprintf(why, whylen, "\"%s\" is not a number from 0 to %d "
-		    "(or null for no limit)", field, KEYPOLICY_LIMIT_MAX);
-		return -1;
-	}
-	*n = (uint32_t)i;
-	return 0;
-}
-
+/* A number field in 0..max, null (or absent: unchanged) for none. */
 static int
 kp_read_quota(json_t *o, const char *field, int64_t *n, char *why,
     size_t whylen)
 {
+	return kp_read_num(o, field, KEYPOLICY_QUOTA_MAX, n, why, whylen);
+}
+
+static int
+kp_read_num(json_t *o, const char *field, int64_t max, int64_t *n,
+    char *why, size_t whylen)
+{
 	json_t		*v;
 	json_int_t	 i;
 
@@ -241,12 +228,24 @@ kp_read_quota(json_t *o, const char *field, int64_t *n, char *why,
 		return 0;
 	}
 	if (!json_is_integer(v) || (i = json_integer_value(v)) < 0 ||
-	    i > KEYPOLICY_QUOTA_MAX) {
+	    i > max) {
 		snprintf(why, whylen, "\"%s\" is not a number from 0 to %lld "
-		    "(or null for no quota)", field, KEYPOLICY_QUOTA_MAX);
+		    "(or null for none)", field, (long long)max);
 		return -1;
 	}
 	*n = i;
+	return 0;
+}
+
+static int
+kp_read_limit(json_t *o, const char *field, uint32_t *n, char *why,
+    size_t whylen)
+{
+	int64_t	 v = *n;
+
+	if (kp_read_num(o, field, KEYPOLICY_LIMIT_MAX, &v, why, whylen) == -1)
+		return -1;
+	*n = (uint32_t)v;
 	return 0;
 }
 
