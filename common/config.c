@@ -60,6 +60,7 @@ static int	check_loglevel(const char *, const char **);
 static int	check_facility(const char *, const char **);
 static int	check_access_log_format(const char *, const char **);
 static int	check_allow(const char *, const char **);
+static int	check_stream_usage(const char *, const char **);
 
 #define STR(n, e, f, def, arg, chk, help) \
 	{ n, e, CONF_STR, offsetof(struct config, f), \
@@ -166,6 +167,17 @@ static const struct setting settings[] = {
 	{ "expose-upstream", "OLLAGUARD_EXPOSE_UPSTREAM", CONF_BOOL,
 	  offsetof(struct config, expose_upstream), sizeof(int), 0, 1, "yes",
 	  "", NULL, "name the upstream in responses to the master key" },
+	STR("openai-stream-usage", "OLLAGUARD_OPENAI_STREAM_USAGE",
+	    openai_stream_usage, "off", "off|add", check_stream_usage,
+	    "add: meter OpenAI streams whose client did not ask for usage"),
+	NUM("usage-retention", "OLLAGUARD_USAGE_RETENTION", usage_retention,
+	    1, 100000, "400", "days of usage kept in the database"),
+	STR("metrics-allow", "OLLAGUARD_METRICS_ALLOW", metrics_allow,
+	    "127.0.0.1/32,::1/128", "CIDRS", config_check_cidrs,
+	    "addresses that may GET /metrics without a key"),
+	NUM("clock-offset", "OLLAGUARD_CLOCK_OFFSET", clock_offset,
+	    -3153600000LL, 3153600000LL, "0", "seconds added to now for UTC "
+	    "days and months (testing only)"),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -303,6 +315,49 @@ check_allow(const char *v, const char **why)
 		return 0;
 	*why = "must be a list of classes: read, infer, manage";
 	return -1;
+}
+
+static int
+check_stream_usage(const char *v, const char **why)
+{
+	if (strcmp(v, "off") == 0 || strcmp(v, "add") == 0)
+		return 0;
+	*why = "must be off or add";
+	return -1;
+}
+
+int
+config_check_cidrs(const char *v, const char **why)
+{
+	char list[512], *p, *item, *slash;
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *errstr;
+	int v6;
+
+	if (strlcpy(list, v, sizeof(list)) >= sizeof(list)) {
+		*why = "too long";
+		return -1;
+	}
+	for (p = list; (item = strsep(&p, ",")) != NULL; ) {
+		item += strspn(item, " ");
+		if (*item == '\0')
+			continue;
+		if ((slash = strchr(item, '/')) != NULL)
+			*slash++ = '\0';
+		v6 = strchr(item, ':') != NULL;
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, item, buf) != 1) {
+			*why = "not a list of addresses with /prefix lengths";
+			return -1;
+		}
+		if (slash != NULL) {
+			strtonum(slash, 0, v6 ? 128 : 32, &errstr);
+			if (errstr != NULL) {
+				*why = "a prefix length is out of range";
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 /* yes/no, true/false, on/off, 1/0: -1 if none of them. */

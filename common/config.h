@@ -62,6 +62,10 @@ struct config {
 	long long queue_timeout;
 	long long retries;
 	int	expose_upstream;
+	char	openai_stream_usage[8];		/* "off" or "add" */
+	long long usage_retention;		/* days */
+	char	metrics_allow[512];		/* CIDRs, comma-separated */
+	long long clock_offset;			/* seconds; for tests */
 };
 
 /* config_load results */
@@ -97,6 +101,8 @@ int	config_file_db(const char *path, char *db, size_t dblen, char *err,
 	    size_t errlen);
 /* Checks the URL that starts a target-url value. */
 int	config_check_url(const char *v, const char **why);
+/* Checks a comma-separated list of CIDRs (metrics-allow). */
+int	config_check_cidrs(const char *v, const char **why);
 /* Wipes the secrets held in cfg. */
 void	config_clear(struct config *cfg);
 

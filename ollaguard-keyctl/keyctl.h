@@ -33,6 +33,8 @@ void		 keyctl_usage_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 /* Opens the database (exits on failure) with KEYSTORE_* flags. */
 struct keystore	*keyctl_open(int);
+/* Now, with the daemon's clock-offset (for testing). */
+int64_t		 keyctl_now(void);
 /* The database path, absolute once it exists, for messages. */
 const char	*keyctl_dbname(void);
 /* The running command's name, for messages. */

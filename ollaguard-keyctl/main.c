@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -267,6 +268,37 @@ keyctl_default_allow(void)
 	config_clear(cfg);
 	free(cfg);
 	return mask;
+}
+
+/*
+ * Now, shifted as the daemon shifts it (clock-offset, for testing):
+ * from OLLAGUARD_CLOCK_OFFSET, else the --config file's setting.
+ */
+int64_t
+keyctl_now(void)
+{
+	struct config	*cfg;
+	char		 msg[PATH_MAX + 128];
+	const char	*env, *errstr;
+	long long	 off = 0;
+
+	if ((env = getenv("OLLAGUARD_CLOCK_OFFSET")) != NULL) {
+		off = strtonum(env, -3153600000LL, 3153600000LL, &errstr);
+		if (errstr != NULL)
+			errx(KEYCTL_USAGE, "OLLAGUARD_CLOCK_OFFSET %s: %s", env,
+			    errstr);
+	} else if (confpath != NULL) {
+		if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+			err(KEYCTL_FAIL, "%s", keyctl_cmdname());
+		if (config_read_file(cfg, confpath, msg,
+		    sizeof(msg)) != CONFIG_OK)
+			errx(KEYCTL_USAGE, "%s: --config %s", keyctl_cmdname(),
+			    msg);
+		off = cfg->clock_offset;
+		config_clear(cfg);
+		free(cfg);
+	}
+	return (int64_t)time(NULL) + off;
 }
 
 const char *
