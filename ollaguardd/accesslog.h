@@ -33,6 +33,10 @@ struct access_entry {
 	int64_t		 duration_us;
 	int64_t		 ttfb_us;	/* -1: no upstream byte */
 	const char	*fail;		/* "-" when the request succeeded */
+	int		 metered;	/* forwarded: the usage fields hold */
+	const char	*model;		/* "" when unknown */
+	int64_t		 prompt_tokens;
+	int64_t		 completion_tokens;
 };
 
 /* Opens the log as configured; -1 with a message if the file fails. */

@@ -21,6 +21,7 @@
 #include "gate.h"
 #include "keylimit.h"
 #include "log.h"
+#include "metrics.h"
 #include "modelname.h"
 #include "policy.h"
 #include "request.h"
@@ -75,8 +76,8 @@ refuse_model(struct gate *g, const struct client *c,
 }
 
 /* Reads the body whole into g->body; -1 after a refusal. */
-static int
-read_json(struct client *c, const struct auth_who *who, struct gate *g,
+int
+gate_read_body(struct client *c, const struct auth_who *who, struct gate *g,
     size_t *len)
 {
 	struct request *r = &c->req;
@@ -148,17 +149,21 @@ check_body(struct client *c, const struct auth_who *who,
 		    "models, and the request names none", key_label(who));
 		return refuse(g, c, who, 403, "policy");
 	}
-	if (read_json(c, who, g, &len) == -1)
+	if (gate_read_body(c, who, g, &len) == -1)
 		return -1;
 	if (bodymodel_parse(g->body, len, ep->fields, &bm, &why) == -1) {
 		snprintf(msg, sizeof(msg), "%s", why);
 		bodymodel_clear(&bm);
 		return refuse(g, c, who, 400, "policy");
 	}
-	for (i = 0; i < BODYMODEL_NFIELDS && rc == 0; i++)
-		if (bm.value[i] != NULL &&
-		    !modelname_list_match(who->models, bm.value[i]))
+	for (i = 0; i < BODYMODEL_NFIELDS && rc == 0; i++) {
+		if (bm.value[i] == NULL)
+			continue;
+		if (g->model[0] == '\0')
+			strlcpy(g->model, bm.value[i], sizeof(g->model));
+		if (!modelname_list_match(who->models, bm.value[i]))
 			rc = refuse_model(g, c, who, bm.value[i]);
+	}
 	if (rc == 0 && bm.found == 0) {
 		snprintf(msg, sizeof(msg), "key \"%s\" may only use named "
 		    "models, and the request names none", key_label(who));
@@ -234,6 +239,8 @@ check_limits(const struct client *c, const struct auth_who *who,
 		    key_label(who), who->concurrency);
 	snprintf(hdrs, sizeof(hdrs), "Retry-After: %d\r\n", retry);
 	g->hdrs = hdrs;
+	metrics_limited(key_label(who), lr == KEYLIMIT_RATE ? "rpm" :
+	    "concurrency");
 	return refuse(g, c, who, 429, "key-limit");
 }
 

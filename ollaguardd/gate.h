@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "modelname.h"
 #include "proxy.h"
 
 struct auth_who;
@@ -24,6 +25,7 @@ struct gate {
 	int		 use_pr;	/* pr applies (a body or a filter) */
 	char		*body;		/* the body read whole (malloc'd) */
 	int		 limited;	/* holds a keylimit slot */
+	char		 model[MODELNAME_MAX];	/* the body's, when read */
 };
 
 void	gate_init(const struct config *, int slotno);
@@ -34,6 +36,10 @@ void	gate_init(const struct config *, int slotno);
  */
 int	gate_check(struct client *, const struct auth_who *who,
 	    struct gate *g);
+/* Reads the request body whole (up to max-json-body) into g->body;
+ * 0, or -1 with the refusal in g. */
+int	gate_read_body(struct client *, const struct auth_who *,
+	    struct gate *g, size_t *len);
 /* Frees the body and gives back the concurrency slot. */
 void	gate_done(struct gate *g);
 

@@ -44,9 +44,12 @@
 #include "keylimit.h"
 #include "log.h"
 #include "master.h"
+#include "metering.h"
+#include "metrics.h"
 #include "health.h"
 #include "peerlimit.h"
 #include "poller.h"
+#include "quota.h"
 #include "scoreboard.h"
 #include "upstreams.h"
 #include "worker.h"
@@ -325,6 +328,7 @@ maintain(void)
 		else if (spawn_rate < SPAWN_RATE_MAX)
 			spawn_rate *= 2;
 		short_this_second = spawned_this_second = 0;
+		metering_prune(cur);
 		if (backoff > 0 && time(NULL) >= backoff_until + 2 * backoff)
 			backoff = 0;	/* quiet a while: forget the crashes */
 
@@ -548,6 +552,8 @@ master_run(int fd, int pid_fd, struct config *cfg, int argc, char **argv,
 		fatal("shared table of client addresses");
 	if (keylimit_init(nslots) == -1)
 		fatal("shared table of key limits");
+	if (metrics_init() == -1 || quota_init() == -1)
+		fatal("shared tables of metrics and quotas");
 	if (health_init(nslots) == -1 || poller_start(cfg) == -1)
 		fatal("health table of the upstreams");
 

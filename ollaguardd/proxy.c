@@ -29,11 +29,13 @@
 #include "config.h"
 #include "headers.h"
 #include "log.h"
+#include "meter.h"
 #include "modellist.h"
 #include "monotime.h"
 #include "proxy.h"
 #include "reply.h"
 #include "request.h"
+#include "streamusage.h"
 
 #define RESP_HEAD_MAX	(32 * 1024)
 #define REPLAY_MAX	(64 * 1024)
@@ -160,6 +162,35 @@ bad_upstream(struct xfer *xf, const char *why)
 	return 0;
 }
 
+/* Upstream's Content-Encoding (NUL-terminated in place of its line
+ * end), or NULL: the meter reads only identity bodies. */
+static const char *
+content_encoding(struct xfer *xf)
+{
+	static char ce[64];
+	const char *p = xb.raw, *end = xb.raw + xf->rawlen, *e;
+	size_t n;
+
+	for (; p < end; p = e + 1) {
+		if ((e = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		if ((size_t)(e - p) < 17 ||
+		    strncasecmp(p, "content-encoding:", 17) != 0)
+			continue;
+		for (p += 17; p < e && (*p == ' ' || *p == '\t'); p++)
+			;
+		for (n = (size_t)(e - p); n > 0 && (p[n - 1] == '\r' ||
+		    p[n - 1] == ' ' || p[n - 1] == '\t'); n--)
+			;
+		if (n >= sizeof(ce))
+			n = sizeof(ce) - 1;
+		memcpy(ce, p, n);
+		ce[n] = '\0';
+		return ce;
+	}
+	return NULL;
+}
+
 /* The client's head, from upstream's; -1 if upstream's is refused. */
 static int
 build_response_head(struct xfer *xf)
@@ -178,6 +209,8 @@ build_response_head(struct xfer *xf)
 		bad_upstream(xf, why);
 		return -1;
 	}
+	if (xf->pr != NULL && xf->pr->meter != NULL)
+		meter_begin(xf->pr->meter, content_encoding(xf));
 	xf->headlen = h.len;
 	xf->chunked_out = h.chunked;
 	xf->close_after = h.close;
@@ -239,15 +272,49 @@ send_head(struct xfer *xf)
 	return 0;
 }
 
-static size_t
-write_cb(char *data, size_t size, size_t nitems, void *arg)
+/* Body bytes to the client: one sendmsg with the head if it is still
+ * pending and the chunk framing.  0, or -1 with xf->fail set. */
+static int
+relay(const char *data, size_t len, void *arg)
 {
 	struct xfer *xf = arg;
 	struct iovec iov[4];
 	char chunk[24];
+	int n = 0;
+
+	if (len == 0)
+		return 0;
+	if (xf->head_pending) {
+		iov[n].iov_base = xb.head;
+		iov[n++].iov_len = xf->headlen;
+	}
+	if (xf->chunked_out) {
+		iov[n].iov_base = chunk;
+		iov[n++].iov_len = (size_t)snprintf(chunk, sizeof(chunk),
+		    "%zx\r\n", len);
+	}
+	iov[n].iov_base = (void *)(uintptr_t)data;
+	iov[n++].iov_len = len;
+	if (xf->chunked_out) {
+		iov[n].iov_base = (void *)(uintptr_t)"\r\n";
+		iov[n++].iov_len = 2;
+	}
+	if (client_sendv(xf->c, iov, n) == -1) {
+		xf->fail = errno == EAGAIN || errno == EWOULDBLOCK ?
+		    PF_CLIENT_SLOW : PF_CLIENT_GONE;
+		return -1;
+	}
+	xf->head_pending = 0;
+	xf->head_sent = 1;
+	return 0;
+}
+
+static size_t
+write_cb(char *data, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *xf = arg;
 	const char *why;
 	size_t len = size * nitems;
-	int n = 0;
 
 	xf->last_rx_ms = monotime_ms();
 	if (len == 0 || xf->is_head)
@@ -258,29 +325,12 @@ write_cb(char *data, size_t size, size_t nitems, void *arg)
 			return bad_upstream(xf, why);
 		return len;
 	}
-	if (xf->head_pending) {
-		iov[n].iov_base = xb.head;
-		iov[n++].iov_len = xf->headlen;
-	}
-	if (xf->chunked_out) {
-		iov[n].iov_base = chunk;
-		iov[n++].iov_len = (size_t)snprintf(chunk, sizeof(chunk),
-		    "%zx\r\n", len);
-	}
-	iov[n].iov_base = data;
-	iov[n++].iov_len = len;
-	if (xf->chunked_out) {
-		iov[n].iov_base = (void *)(uintptr_t)"\r\n";
-		iov[n++].iov_len = 2;
-	}
-	if (client_sendv(xf->c, iov, n) == -1) {
-		xf->fail = errno == EAGAIN || errno == EWOULDBLOCK ?
-		    PF_CLIENT_SLOW : PF_CLIENT_GONE;
-		return 0;
-	}
-	xf->head_pending = 0;
-	xf->head_sent = 1;
-	return len;
+	if (xf->pr != NULL && xf->pr->meter != NULL)
+		meter_feed(xf->pr->meter, data, len);
+	if (xf->pr != NULL && xf->pr->filter != NULL)
+		return streamusage_feed(xf->pr->filter, data, len, relay,
+		    xf) == -1 ? 0 : len;
+	return relay(data, len, xf) == -1 ? 0 : len;
 }
 
 static size_t
@@ -568,7 +618,10 @@ finish(struct xfer *xf, struct outcome *o)
 		finish_list(xf, o);
 		return;
 	}
-	if (xf->head_pending && send_head(xf) == -1)
+	if (xf->pr != NULL && xf->pr->filter != NULL &&
+	    streamusage_end(xf->pr->filter, relay, xf) == -1)
+		;	/* relay set xf->fail */
+	else if (xf->head_pending && send_head(xf) == -1)
 		xf->fail = PF_CLIENT_GONE;
 	else if (xf->chunked_out && client_send(xf->c, "0\r\n\r\n", 5) == -1)
 		xf->fail = PF_CLIENT_GONE;

@@ -35,9 +35,20 @@ reply_reason(int status)
 	}
 }
 
+static int	reply_typed(struct client *, int, const char *, const char *,
+		    size_t, const char *, int);
+
 static int
 reply_send(struct client *c, int status, const char *body, size_t len,
     const char *hdrs, int close)
+{
+	return reply_typed(c, status, "application/json", body, len, hdrs,
+	    close);
+}
+
+static int
+reply_typed(struct client *c, int status, const char *ctype,
+    const char *body, size_t len, const char *hdrs, int close)
 {
 	char head[1024];
 	int n;
@@ -46,9 +57,9 @@ reply_send(struct client *c, int status, const char *body, size_t len,
 	 * so, whatever made it the last. */
 	close = close || client_closing(c);
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
-	    "%s%s\r\n", status, reply_reason(status), len,
+	    "%s%s\r\n", status, reply_reason(status), ctype, len,
 	    hdrs != NULL ? hdrs : "",
 	    close ? "Connection: close\r\n" :
 	    c->req.http_minor == 0 ? "Connection: keep-alive\r\n" : "");
@@ -86,6 +97,13 @@ reply_json(struct client *c, int status, const char *body, size_t len,
     int close)
 {
 	return reply_send(c, status, body, len, NULL, close);
+}
+
+int
+reply_body(struct client *c, int status, const char *ctype,
+    const char *body, size_t len, int close)
+{
+	return reply_typed(c, status, ctype, body, len, NULL, close);
 }
 
 void

@@ -34,6 +34,9 @@ int	reply_error_hdrs(struct client *, int status, const char *msg,
 /* Sends status with body as the JSON body. */
 int	reply_json(struct client *, int status, const char *body, size_t len,
 	    int close);
+/* Sends status with body of type ctype. */
+int	reply_body(struct client *, int status, const char *ctype,
+	    const char *body, size_t len, int close);
 /* Answers with an error and records it in o (status, close, fail). */
 void	reply_fail(struct client *, struct outcome *o, int status,
 	    const char *msg, const char *fail);

@@ -25,6 +25,8 @@
 #include "config.h"
 #include "dbconn.h"
 #include "log.h"
+#include "metering.h"
+#include "metricsep.h"
 #include "proxy.h"
 #include "scoreboard.h"
 #include "serve.h"
@@ -186,6 +188,8 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 		exit(1);
 	auth_init(cfg);
 	admin_init(cfg);
+	metering_init(cfg);
+	metricsep_init(cfg);
 	serve_init(cfg, slot, slotno);
 	if (proxy_init(cfg) == -1)
 		exit(1);
@@ -213,15 +217,18 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 					sleep(1);
 			}
 			auth_flush(0);
+			metering_flush(0);
 			continue;
 		}
 		sb_note_busy(slot);	/* wakes the master if the pool is short */
 		client_start(&cl, fd, (struct sockaddr *)&ss);
 		serve_connection(&cl);
 		auth_flush(0);
+		metering_flush(0);
 	}
 	sb_set_state(slot, SB_CLOSING);
 	auth_cleanup();
+	metering_close();
 	proxy_cleanup();
 	dbconn_close();
 	accesslog_close();
