@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "modelname.h"
 #include "sshkey.h"
@@ -98,6 +99,11 @@ void		 keyctl_policy_apply(const struct keyctl_policy *,
 /* Makes ki an ssh key's; its fingerprint into fpr. */
 void		 keyctl_ssh_key(const struct keyctl_policy *, struct keyinfo *,
 		    char *fpr, size_t fprlen);
+
+/* export --with-usage and import (usagexfer.c). */
+int		 usagexfer_export(FILE *, void *ks, char *, size_t);
+int64_t		 usagexfer_import(struct keystore *, const char *, size_t,
+		    char *, size_t);
 
 int		 do_add(int, char **);
 int		 do_revoke(int, char **);

@@ -106,9 +106,11 @@ static const struct keyctl_cmd cmds[] = {
 	  "file that are not read are named on standard error.\n"
 	  "  --allow-short   import keys shorter than 16 characters (without\n"
 	  "                  it, such a key makes the file bad)\n" },
-	{ "export", do_export, "[file|-]",
+	{ "export", do_export, "[--with-usage] [file|-]",
 	  "Writes every key's hash and metadata as JSON, never a key, to\n"
-	  "standard output or atomically to a file made with mode 0600.\n" },
+	  "standard output or atomically to a file made with mode 0600.\n"
+	  "  --with-usage   the usage table too, which import adds to the\n"
+	  "                 target's\n" },
 	{ "usage", do_usage,
 	  "[id|name] [--since day] [--until day] [--by group] [--json|--csv]",
 	  "Shows requests, errors and tokens (prompt and completion) summed\n"

@@ -396,3 +396,30 @@ def test_sigkill_mid_flush_leaves_db_consistent(daemon_factory):
     con.close()
     assert n is not None and 0 < n <= served[0] + 8
     assert p == 7 * n
+
+
+def test_export_with_usage_and_import(daemon_factory, tmp_path):
+    """export --with-usage carries the usage table; import adds it to
+    another database under the same keys (by hash)."""
+    db = tmp_path / "a.db"
+    key = keyctl_add(db, name="mover")
+    d = daemon_factory(workers=1, db=db)
+    for form in ("ndjson", "json", "oai-json"):
+        assert ask(d, key, form).status == 200
+    assert ask(d, None, "json", headers=bearer(d.master_key)).status == 200
+    d.stop()
+    plain = json.loads(keyctl(db, "export").stdout)
+    assert "usage" not in plain
+    exp = tmp_path / "exp.json"
+    keyctl(db, "export", "--with-usage", exp)
+    doc = json.loads(exp.read_text())
+    assert len(doc["usage"]) == 4
+    other = tmp_path / "b.db"
+    keyctl_add(other, name="first")     # ids differ in the new home
+    p = keyctl(other, "import", exp)
+    assert "4 usage rows added" in p.stdout and "not read" not in p.stderr
+    before = json.loads(keyctl(db, "usage", "--by", "key,model",
+                               "--json").stdout)
+    after = json.loads(keyctl(other, "usage", "--by", "key,model",
+                              "--json").stdout)
+    assert after == before
