@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import (KEY_RE, MASTER_KEY, assert_error_response,
-                      free_port)
+                      free_port, log_line)
 from stub_upstream import TAGS_BODY
 
 FLAGS = ["--host", "--port", "--target-url", "--master-key",
@@ -258,11 +258,11 @@ def test_check_config_says_when_authentication_is_off(daemon_factory,
 
 def test_startup_warning_points_to_the_key_file(daemon_factory):
     d = daemon_factory(master_key=None)
-    line = [l for l in d.stderr_text().splitlines()
-            if "AUTHENTICATION IS OFF" in l]
+    # The line comes just after the port opens: wait for it.
+    line = log_line(d, "AUTHENTICATION IS OFF")
     assert line, d.stderr_text()
-    assert "--master-key-file" in line[0] and "MASTER_KEY_FILE" in line[0]
-    assert "Set --master-key " not in line[0]
+    assert "--master-key-file" in line and "MASTER_KEY_FILE" in line
+    assert "Set --master-key " not in line
 
 
 def test_db_path_is_normalised(daemon_factory, tmp_path):
