@@ -162,41 +162,13 @@ bad_upstream(struct xfer *xf, const char *why)
 	return 0;
 }
 
-/* Upstream's Content-Encoding (NUL-terminated in place of its line
- * end), or NULL: the meter reads only identity bodies. */
-static const char *
-content_encoding(struct xfer *xf)
-{
-	static char ce[64];
-	const char *p = xb.raw, *end = xb.raw + xf->rawlen, *e;
-	size_t n;
-
-	for (; p < end; p = e + 1) {
-		if ((e = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			break;
-		if ((size_t)(e - p) < 17 ||
-		    strncasecmp(p, "content-encoding:", 17) != 0)
-			continue;
-		for (p += 17; p < e && (*p == ' ' || *p == '\t'); p++)
-			;
-		for (n = (size_t)(e - p); n > 0 && (p[n - 1] == '\r' ||
-		    p[n - 1] == ' ' || p[n - 1] == '\t'); n--)
-			;
-		if (n >= sizeof(ce))
-			n = sizeof(ce) - 1;
-		memcpy(ce, p, n);
-		ce[n] = '\0';
-		return ce;
-	}
-	return NULL;
-}
-
 /* The client's head, from upstream's; -1 if upstream's is refused. */
 static int
 build_response_head(struct xfer *xf)
 {
 	struct response_head h;
 	const char *why;
+	char ce[64];
 
 	/* A worker told to stop says so on the response it is making. */
 	if (*xf->c->stopping)
@@ -209,8 +181,10 @@ build_response_head(struct xfer *xf)
 		bad_upstream(xf, why);
 		return -1;
 	}
+	/* The meter reads identity bodies only. */
 	if (xf->pr != NULL && xf->pr->meter != NULL)
-		meter_begin(xf->pr->meter, content_encoding(xf));
+		meter_begin(xf->pr->meter, headers_find(xb.raw, xf->rawlen,
+		    "content-encoding", ce, sizeof(ce)));
 	xf->headlen = h.len;
 	xf->chunked_out = h.chunked;
 	xf->close_after = h.close;

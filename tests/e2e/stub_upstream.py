@@ -889,6 +889,12 @@ def _asked_usage(ex):
 
 def _metered(ex):
     form = ex.query.get("usage")
+    if form == "json-gzip":     # counts inside, but compressed
+        ex.respond(200, gzip.compress(json.dumps({
+            "model": "m-json", "done": True, "prompt_eval_count": 7,
+            "eval_count": 13}).encode(), mtime=0),
+            [("Content-Encoding", "gzip")], "application/json")
+        return
     if form not in USAGE_FORMS:
         return _echo(ex)
     model, counts = USAGE_FORMS[form]

@@ -290,6 +290,22 @@ def test_stream_usage_off_leaves_it_unmetered(daemon_factory):
     assert line and float(line[0].split()[1]) >= 1
 
 
+def test_compressed_answer_is_unmetered(daemon_factory):
+    """A body that is not identity-encoded is relayed untouched and
+    never read: the request is recorded without tokens."""
+    d = daemon_factory(workers=1, extra_args=["--access-log-format",
+                                              "json"])
+    key = d.add_key(name="z")
+    r = d.request("POST", "/api/generate?usage=json-gzip", key=key,
+                  body=b'{"model":"m"}')
+    assert r.status == 200 and r.header("Content-Encoding") == "gzip"
+    text = metrics_text(d)
+    assert "ollaguard_unmetered_responses_total 1" in text
+    toks = [v for k, v in series(text, "ollaguard_tokens_total").items()
+            if label(k, "key") == "z"]
+    assert sum(toks) == 0
+
+
 def test_per_user_budgets(daemon_factory, tmp_path):
     """A key marked trust-user-header: each Open WebUI user has its own
     daily budget and its own usage rows; the header means nothing on a
