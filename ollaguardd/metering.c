@@ -33,6 +33,10 @@
 #include "usagebuf.h"
 
 #define PRUNE_SECS	3600
+/* How long a flush waits for another writer: a worker must not stall
+ * its next request behind a lock; the rows wait for the next try. */
+#define FLUSH_BUSY_MS	50
+#define EXIT_BUSY_MS	5000
 
 /* The state of the current request, cleared by metering_start. */
 struct mreq {
@@ -60,41 +64,57 @@ metering_now(void)
 	return (int64_t)time(NULL) + offset;
 }
 
-int
-metering_init(const struct config *cfg)
+/*
+ * The worker's usage connection.  synchronous=NORMAL: in WAL mode a
+ * commit then survives the process (a worker's SIGKILL) without an
+ * fsync, so a flush costs no disk wait; only a power cut can lose the
+ * last flushes, which the README allows.  A flush waits FLUSH_BUSY_MS
+ * at most for another writer.
+ */
+static int
+metering_open(void)
 {
 	char err[512];
 
-	offset = cfg->clock_offset;
-	stream_add = strcmp(cfg->openai_stream_usage, "add") == 0;
-	strlcpy(dbpath, cfg->db, sizeof(dbpath));
-	usagebuf_init(metering_now());
 	if ((db = usage_open(dbpath, err, sizeof(err))) == NULL) {
 		log_warnx("usage: %s", err);
 		return -1;
 	}
+	sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	sqlite3_busy_timeout(db, FLUSH_BUSY_MS);
 	return 0;
+}
+
+int
+metering_init(const struct config *cfg)
+{
+	offset = cfg->clock_offset;
+	stream_add = strcmp(cfg->openai_stream_usage, "add") == 0;
+	strlcpy(dbpath, cfg->db, sizeof(dbpath));
+	usagebuf_init(metering_now());
+	return metering_open();
 }
 
 void
 metering_flush(int force)
 {
-	char err[512];
 	int64_t now = metering_now();
 
 	if (usagebuf_rows() == 0 || (!force && !usagebuf_due(now)))
 		return;
-	if (db == NULL && (db = usage_open(dbpath, err, sizeof(err))) == NULL) {
-		log_warnx("usage: %s", err);
+	if (db == NULL && metering_open() == -1)
 		return;
-	}
-	if (usagebuf_flush(db, now) == -1)
+	/* Locked by another writer: the rows are kept for the next try. */
+	if (usagebuf_flush(db, now) == -1 &&
+	    (sqlite3_errcode(db) & 0xff) != SQLITE_BUSY)
 		log_warnx("usage: flush: %s", sqlite3_errmsg(db));
 }
 
 void
 metering_close(void)
 {
+	if (db != NULL)
+		sqlite3_busy_timeout(db, EXIT_BUSY_MS);
 	metering_flush(1);
 	if (db != NULL)
 		sqlite3_close(db);
@@ -269,9 +289,16 @@ metering_prune(const struct config *cfg)
 		log_warnx("usage: prune: %s", err);
 		return;
 	}
+	/* The master never waits on a writer: a locked database is pruned
+	 * a minute later. */
+	sqlite3_busy_timeout(pdb, FLUSH_BUSY_MS);
 	usage_day(now - cfg->usage_retention * 86400, day);
-	if (usage_present(pdb) == 1 && (n = usage_prune(pdb, day)) == -1)
-		log_warnx("usage: prune: %s", sqlite3_errmsg(pdb));
+	if (usage_present(pdb) == 1 && (n = usage_prune(pdb, day)) == -1) {
+		if ((sqlite3_errcode(pdb) & 0xff) == SQLITE_BUSY)
+			last = now - PRUNE_SECS + 60;
+		else
+			log_warnx("usage: prune: %s", sqlite3_errmsg(pdb));
+	}
 	else if (n > 0)
 		log_info("usage: pruned %lld rows before %s", (long long)n,
 		    day);

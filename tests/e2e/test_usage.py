@@ -224,10 +224,11 @@ def test_tokens_per_day_quota_across_workers(daemon_factory, tmp_path):
     for t in ts:
         t.join(60)
     assert refused is not None, "never refused"
-    r, at = refused
-    assert at >= 1000, f"refused after only {at} tokens"
-    # Overshoot: at most what was in flight when the budget ran out.
-    assert spent < 1000 + 4 * per, spent
+    r, _ = refused
+    # The daemon counts a response's tokens once it has ended, so it
+    # refuses only once the stub reported 1000; the overshoot is at most
+    # what the 4 clients had in flight when the budget ran out.
+    assert 1000 <= spent < 1000 + 4 * per, spent
     assert int(r.header("Retry-After")) > 0
     assert "tokens-per-day" in r.json()["error"]
     assert ask(d, key, "ndjson").status == 429
