@@ -174,41 +174,51 @@ stamp(time_t t, char *out, size_t size)
 	strlcpy(out, cached, size);
 }
 
-/* "model", "prompt_tokens", "completion_tokens": null unless the
- * request was forwarded. */
+/* "model", "prompt_tokens", "completion_tokens", "load_ms": null
+ * unless the request was forwarded (load_ms: unless Ollama said). */
 static void
 usage_json(const struct access_entry *e, char *out, size_t len)
 {
-	char model[600];
+	char model[600], load[32];
 
 	if (!e->metered) {
 		strlcpy(out, "\"model\":null,\"prompt_tokens\":null,"
-		    "\"completion_tokens\":null", len);
+		    "\"completion_tokens\":null,\"load_ms\":null", len);
 		return;
 	}
 	jsonesc(model, sizeof(model), e->model, strnlen(e->model, 128));
+	if (e->load_us < 0)
+		strlcpy(load, "null", sizeof(load));
+	else
+		snprintf(load, sizeof(load), "%.3f", (double)e->load_us / 1e3);
 	snprintf(out, len, "\"model\":%s%s%s,\"prompt_tokens\":%lld,"
-	    "\"completion_tokens\":%lld", model[0] != '\0' ? "\"" : "",
-	    model[0] != '\0' ? model : "null", model[0] != '\0' ? "\"" : "",
-	    (long long)e->prompt_tokens, (long long)e->completion_tokens);
+	    "\"completion_tokens\":%lld,\"load_ms\":%s",
+	    model[0] != '\0' ? "\"" : "", model[0] != '\0' ? model : "null",
+	    model[0] != '\0' ? "\"" : "", (long long)e->prompt_tokens,
+	    (long long)e->completion_tokens, load);
 }
 
-/* " model=M prompt=N completion=N" of the combined format, "-" for
- * what is not known. */
+/* " model=M prompt=N completion=N load=S" of the combined format,
+ * "-" for what is not known. */
 static void
 usage_combined(const struct access_entry *e, char *out, size_t len)
 {
-	char model[400];
+	char model[400], load[32];
 
 	if (!e->metered) {
-		strlcpy(out, " model=- prompt=- completion=-", len);
+		strlcpy(out, " model=- prompt=- completion=- load=-", len);
 		return;
 	}
 	if (log_str(model, sizeof(model), e->model,
 	    strnlen(e->model, 128)) == 0)
 		strlcpy(model, "-", sizeof(model));
-	snprintf(out, len, " model=%s prompt=%lld completion=%lld", model,
-	    (long long)e->prompt_tokens, (long long)e->completion_tokens);
+	if (e->load_us < 0)
+		strlcpy(load, "-", sizeof(load));
+	else
+		snprintf(load, sizeof(load), "%.3f", (double)e->load_us / 1e6);
+	snprintf(out, len, " model=%s prompt=%lld completion=%lld load=%s",
+	    model, (long long)e->prompt_tokens,
+	    (long long)e->completion_tokens, load);
 }
 
 static int

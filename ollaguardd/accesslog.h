@@ -37,6 +37,7 @@ struct access_entry {
 	const char	*model;		/* "" when unknown */
 	int64_t		 prompt_tokens;
 	int64_t		 completion_tokens;
+	int64_t		 load_us;	/* Ollama's load_duration; -1: none */
 };
 
 /* Opens the log as configured; -1 with a message if the file fails. */

@@ -269,6 +269,8 @@ metering_end(const struct client *c, const struct auth_who *who,
 	e->metered = 1;
 	e->prompt_tokens = mr.res.prompt;
 	e->completion_tokens = mr.res.completion;
+	e->load_us = mr.res.found && mr.res.load_duration_ns > 0 ?
+	    mr.res.load_duration_ns / 1000 : -1;
 	free(mr.rewritten);
 	mr.rewritten = NULL;
 	metering_flush(0);

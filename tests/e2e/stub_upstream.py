@@ -907,14 +907,14 @@ def _metered(ex):
                                       "done": False}).encode() + b"\n")
         ex.send_chunk(json.dumps({
             "model": model, "response": "", "done": True,
-            "total_duration": 1000, "load_duration": 400,
+            "total_duration": 1000, "load_duration": 2500000,
             "prompt_eval_count": p, "eval_count": c}).encode() + b"\n")
         ex.end_chunks()
     elif form == "json":
         p, c = counts
         ex.respond_json(200, {"model": model, "response": "Hello",
                               "done": True, "prompt_eval_count": p,
-                              "eval_count": c, "load_duration": 300})
+                              "eval_count": c, "load_duration": 1500000})
     elif form == "embed":
         ex.respond_json(200, {"model": model, "embeddings": [[0.1, 0.2]],
                               "prompt_eval_count": counts[0]})

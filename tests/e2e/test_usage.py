@@ -190,6 +190,9 @@ def test_mixed_parallel_clients_all_agree(daemon_factory, tmp_path):
             w[1] += o["prompt_tokens"]
             w[2] += o["completion_tokens"]
             assert o["ttfb_ms"] is not None
+            # Ollama's load_duration (ns) as the stub reports it.
+            want_load = {"m-ndjson": 2.5, "m-json": 1.5}.get(o["model"])
+            assert o["load_ms"] == want_load, o
     assert fromlog == table
 
 
