@@ -92,7 +92,9 @@ metering_init(const struct config *cfg)
 	stream_add = strcmp(cfg->openai_stream_usage, "add") == 0;
 	strlcpy(dbpath, cfg->db, sizeof(dbpath));
 	usagebuf_init(metering_now());
-	return metering_open();
+	/* The connection is opened when first needed: a new worker is
+	 * ready for its first request sooner. */
+	return 0;
 }
 
 void
@@ -224,6 +226,8 @@ metering_start(struct client *c, const struct auth_who *who,
 		find_user(&c->req, mr.user, sizeof(mr.user));
 	user = mr.user[0] != '\0' ? mr.user : NULL;
 	if (quota_applies(who, user)) {
+		if (db == NULL)
+			metering_open();
 		if (quota_admit(db, who, user, metering_now(), &q) == -1)
 			return refuse_quota(c, who, &q, g);
 		mr.quota = 1;
@@ -284,7 +288,10 @@ metering_prune(const struct config *cfg)
 	char err[512], day[USAGE_DAY_LEN];
 	int64_t now = (int64_t)time(NULL) + cfg->clock_offset, n = 0;
 
-	if (last != 0 && now - last < PRUNE_SECS && now >= last)
+	/* The first prune a minute after the start, out of its way. */
+	if (last == 0)
+		last = now - PRUNE_SECS + 60;
+	if (now - last < PRUNE_SECS && now >= last)
 		return;
 	last = now;
 	if ((pdb = usage_open(cfg->db, err, sizeof(err))) == NULL) {

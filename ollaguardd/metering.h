@@ -19,8 +19,8 @@ struct config;
 struct gate;
 struct outcome;
 
-/* Worker, after fork: its own usage connection.  -1 (logged) if the
- * database cannot be opened; requests with quotas then get 503. */
+/* Worker, after fork.  Its own usage connection is opened when first
+ * needed; while it cannot be, requests with quotas get 503. */
 int	metering_init(const struct config *);
 /* Writes the usage buffer if due, or now with force. */
 void	metering_flush(int force);
