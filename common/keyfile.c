@@ -30,7 +30,7 @@
  * is one short transaction, so a writer that waits this long is stuck
  * behind something else, and the caller hears KEYSTORE_BUSY.
  */
-#define KF_BUSY_MS	10000
+#define KF_BUSY_MS	KEYSTORE_BUSY_MS
 
 #define KF_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 

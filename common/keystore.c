@@ -184,6 +184,12 @@ keystore_close(struct keystore *ks)
 	free(ks);
 }
 
+sqlite3 *
+keystore_db(struct keystore *ks)
+{
+	return ks->db;
+}
+
 const char *
 keystore_errmsg(struct keystore *ks)
 {

@@ -85,6 +85,13 @@ struct keyuse {
 struct keystore	*keystore_open(const char *path, int flags, char *err,
 		    size_t errlen);
 void		 keystore_close(struct keystore *);
+/* How long a write waits for another writer (keyfile.c). */
+#define KEYSTORE_BUSY_MS	10000
+
+/* The connection itself, for the usage table (common/usage.h), whose
+ * rows live in the same file and must go through the connection that
+ * follows it (its WAL, a replaced file). */
+struct sqlite3	*keystore_db(struct keystore *);
 /* The last SQLite error of this connection, for log lines. */
 const char	*keystore_errmsg(struct keystore *);
 

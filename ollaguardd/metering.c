@@ -7,6 +7,8 @@
  * after the start.  The meter reads a bounded tail of the response as
  * proxy relays it and holds nothing back from the client.
  */
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,9 @@
 #include "auth.h"
 #include "client.h"
 #include "config.h"
+#include "dbconn.h"
 #include "gate.h"
+#include "keystore.h"
 #include "log.h"
 #include "meter.h"
 #include "metering.h"
@@ -48,8 +52,6 @@ struct mreq {
 	struct meter_result res;
 };
 
-static struct sqlite3		*db;
-static char			 dbpath[PATH_MAX];
 static int64_t			 offset;
 static int			 stream_add;
 static struct mreq		 mr;
@@ -65,24 +67,16 @@ metering_now(void)
 }
 
 /*
- * The worker's usage connection.  synchronous=NORMAL: in WAL mode a
- * commit then survives the process (a worker's SIGKILL) without an
- * fsync, so a flush costs no disk wait; only a power cut can lose the
- * last flushes, which the README allows.  A flush waits FLUSH_BUSY_MS
- * at most for another writer.
+ * The worker's database connection (dbconn), which follows the file
+ * when it is replaced and keeps its WAL its own: the usage rows go
+ * through it.  NULL while the database is unavailable.
  */
-static int
-metering_open(void)
+static struct sqlite3 *
+metering_db(void)
 {
-	char err[512];
+	struct keystore *ks;
 
-	if ((db = usage_open(dbpath, err, sizeof(err))) == NULL) {
-		log_warnx("usage: %s", err);
-		return -1;
-	}
-	sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-	sqlite3_busy_timeout(db, FLUSH_BUSY_MS);
-	return 0;
+	return (ks = dbconn_get()) != NULL ? keystore_db(ks) : NULL;
 }
 
 int
@@ -90,37 +84,32 @@ metering_init(const struct config *cfg)
 {
 	offset = cfg->clock_offset;
 	stream_add = strcmp(cfg->openai_stream_usage, "add") == 0;
-	strlcpy(dbpath, cfg->db, sizeof(dbpath));
 	usagebuf_init(metering_now());
-	/* The connection is opened when first needed: a new worker is
-	 * ready for its first request sooner. */
 	return 0;
 }
 
 void
 metering_flush(int force)
 {
+	struct sqlite3 *db;
 	int64_t now = metering_now();
+	int rc;
 
-	if (usagebuf_rows() == 0 || (!force && !usagebuf_due(now)))
-		return;
-	if (db == NULL && metering_open() == -1)
+	if (usagebuf_rows() == 0 || (!force && !usagebuf_due(now)) ||
+	    (db = metering_db()) == NULL)
 		return;
 	/* Locked by another writer: the rows are kept for the next try. */
-	if (usagebuf_flush(db, now) == -1 &&
-	    (sqlite3_errcode(db) & 0xff) != SQLITE_BUSY)
+	sqlite3_busy_timeout(db, force ? EXIT_BUSY_MS : FLUSH_BUSY_MS);
+	rc = usagebuf_flush(db, now);
+	if (rc == -1 && (sqlite3_errcode(db) & 0xff) != SQLITE_BUSY)
 		log_warnx("usage: flush: %s", sqlite3_errmsg(db));
+	sqlite3_busy_timeout(db, KEYSTORE_BUSY_MS);
 }
 
 void
 metering_close(void)
 {
-	if (db != NULL)
-		sqlite3_busy_timeout(db, EXIT_BUSY_MS);
 	metering_flush(1);
-	if (db != NULL)
-		sqlite3_close(db);
-	db = NULL;
 }
 
 /* Open WebUI's user: its e-mail, else its name, else its id. */
@@ -226,9 +215,8 @@ metering_start(struct client *c, const struct auth_who *who,
 		find_user(&c->req, mr.user, sizeof(mr.user));
 	user = mr.user[0] != '\0' ? mr.user : NULL;
 	if (quota_applies(who, user)) {
-		if (db == NULL)
-			metering_open();
-		if (quota_admit(db, who, user, metering_now(), &q) == -1)
+		if (quota_admit(metering_db(), who, user, metering_now(),
+		    &q) == -1)
 			return refuse_quota(c, who, &q, g);
 		mr.quota = 1;
 	}
@@ -284,6 +272,7 @@ void
 metering_prune(const struct config *cfg)
 {
 	static int64_t last;
+	struct keystore *ks;
 	struct sqlite3 *pdb;
 	char err[512], day[USAGE_DAY_LEN];
 	int64_t now = (int64_t)time(NULL) + cfg->clock_offset, n = 0;
@@ -294,10 +283,12 @@ metering_prune(const struct config *cfg)
 	if (now - last < PRUNE_SECS && now >= last)
 		return;
 	last = now;
-	if ((pdb = usage_open(cfg->db, err, sizeof(err))) == NULL) {
+	if ((ks = keystore_open(cfg->db, KEYSTORE_NOCREATE, err,
+	    sizeof(err))) == NULL) {
 		log_warnx("usage: prune: %s", err);
 		return;
 	}
+	pdb = keystore_db(ks);
 	/* The master never waits on a writer: a locked database is pruned
 	 * a minute later. */
 	sqlite3_busy_timeout(pdb, FLUSH_BUSY_MS);
@@ -311,5 +302,5 @@ metering_prune(const struct config *cfg)
 	else if (n > 0)
 		log_info("usage: pruned %lld rows before %s", (long long)n,
 		    day);
-	sqlite3_close(pdb);
+	keystore_close(ks);
 }
