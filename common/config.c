@@ -59,6 +59,7 @@ static int	check_facility(const char *, const char **);
 static int	check_access_log_format(const char *, const char **);
 static int	check_allow(const char *, const char **);
 static int	check_cidrs(const char *, const char **);
+static int	check_stream_usage(const char *, const char **);
 
 #define STR(n, e, f, def, arg, chk, help) \
 	{ n, e, CONF_STR, offsetof(struct config, f), \
@@ -187,6 +188,17 @@ static const struct setting settings[] = {
 	    "PROXY header names the client"),
 	BOOL("proxy-protocol", "OLLAGUARD_PROXY_PROTOCOL", proxy_protocol,
 	    "trusted-proxies send a PROXY protocol v1/v2 header first"),
+	STR("openai-stream-usage", "OLLAGUARD_OPENAI_STREAM_USAGE",
+	    openai_stream_usage, "off", "off|add", check_stream_usage,
+	    "add: meter OpenAI streams whose client did not ask for usage"),
+	NUM("usage-retention", "OLLAGUARD_USAGE_RETENTION", usage_retention,
+	    1, 100000, "400", "days of usage kept in the database"),
+	STR("metrics-allow", "OLLAGUARD_METRICS_ALLOW", metrics_allow,
+	    "127.0.0.1/32,::1/128", "CIDRS", config_check_cidrs,
+	    "addresses that may GET /metrics without a key"),
+	NUM("clock-offset", "OLLAGUARD_CLOCK_OFFSET", clock_offset,
+	    -3153600000LL, 3153600000LL, "0", "seconds added to now for UTC "
+	    "days and months (testing only)"),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -338,6 +350,49 @@ check_allow(const char *v, const char **why)
 		return 0;
 	*why = "must be a list of classes: read, infer, manage";
 	return -1;
+}
+
+static int
+check_stream_usage(const char *v, const char **why)
+{
+	if (strcmp(v, "off") == 0 || strcmp(v, "add") == 0)
+		return 0;
+	*why = "must be off or add";
+	return -1;
+}
+
+int
+config_check_cidrs(const char *v, const char **why)
+{
+	char list[512], *p, *item, *slash;
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *errstr;
+	int v6;
+
+	if (strlcpy(list, v, sizeof(list)) >= sizeof(list)) {
+		*why = "too long";
+		return -1;
+	}
+	for (p = list; (item = strsep(&p, ",")) != NULL; ) {
+		item += strspn(item, " ");
+		if (*item == '\0')
+			continue;
+		if ((slash = strchr(item, '/')) != NULL)
+			*slash++ = '\0';
+		v6 = strchr(item, ':') != NULL;
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, item, buf) != 1) {
+			*why = "not a list of addresses with /prefix lengths";
+			return -1;
+		}
+		if (slash != NULL) {
+			strtonum(slash, 0, v6 ? 128 : 32, &errstr);
+			if (errstr != NULL) {
+				*why = "a prefix length is out of range";
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 /* yes/no, true/false, on/off, 1/0: -1 if none of them. */

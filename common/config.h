@@ -79,6 +79,10 @@ struct config {
 	int	target_insecure;
 	char	trusted_proxies[CONFIG_LIST_MAX];
 	int	proxy_protocol;
+	char	openai_stream_usage[8];		/* "off" or "add" */
+	long long usage_retention;		/* days */
+	char	metrics_allow[512];		/* CIDRs, comma-separated */
+	long long clock_offset;			/* seconds; for tests */
 };
 
 /* config_load results */
@@ -116,6 +120,8 @@ int	config_file_db(const char *path, char *db, size_t dblen, char *err,
 const char *config_version(void);
 /* Checks the URL that starts a target-url value. */
 int	config_check_url(const char *v, const char **why);
+/* Checks a comma-separated list of CIDRs (metrics-allow). */
+int	config_check_cidrs(const char *v, const char **why);
 /* Wipes the secrets held in cfg. */
 void	config_clear(struct config *cfg);
 

@@ -154,6 +154,8 @@ jw_scan_member(struct jsonwalk *jw, size_t *pos, jw_check check, char *err,
 		name = "api_keys";
 	else if (strcmp(json_string_value(v), "version") == 0)
 		name = "version";
+	else if (strcmp(json_string_value(v), "usage") == 0)
+		name = NULL;	/* keyctl import reads it on its own */
 	else {
 		name = NULL;
 		if (jw->unknown[0] != '\0')

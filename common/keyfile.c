@@ -23,13 +23,14 @@
 
 #include "keystore.h"
 #include "keyfile.h"
+#include "usage.h"
 
 /*
  * Writers queue behind each other for at most this long.  Each write
  * is one short transaction, so a writer that waits this long is stuck
  * behind something else, and the caller hears KEYSTORE_BUSY.
  */
-#define KF_BUSY_MS	10000
+#define KF_BUSY_MS	KEYSTORE_BUSY_MS
 
 #define KF_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -69,6 +70,21 @@ static const char *const kf_migrations[] = {
 	"    CHECK (concurrency > 0);"
 	"ALTER TABLE keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret'"
 	"    CHECK (kind IN ('secret', 'ssh-ed25519'));",
+	/* 4: the usage table (common/usage.h). */
+	USAGE_MIGRATION_SQL,
+	/* 5: the key's quotas (NULL: none), per UTC day and month, and
+	 * whether it names its users with Open WebUI's header, each of
+	 * whom then has a daily token budget of its own. */
+	"ALTER TABLE keys ADD COLUMN tokens_per_day INTEGER"
+	"    CHECK (tokens_per_day > 0);"
+	"ALTER TABLE keys ADD COLUMN tokens_per_month INTEGER"
+	"    CHECK (tokens_per_month > 0);"
+	"ALTER TABLE keys ADD COLUMN requests_per_day INTEGER"
+	"    CHECK (requests_per_day > 0);"
+	"ALTER TABLE keys ADD COLUMN trust_user_header INTEGER NOT NULL"
+	"    DEFAULT 0 CHECK (trust_user_header IN (0, 1));"
+	"ALTER TABLE keys ADD COLUMN user_tokens_per_day INTEGER"
+	"    CHECK (user_tokens_per_day > 0);",
 };
 
 _Static_assert(KF_NITEMS(kf_migrations) == KEYSTORE_SCHEMA_VERSION,

@@ -548,6 +548,14 @@ export_key(const struct keyinfo *ki, void *arg)
 int
 keyjson_export(struct keystore *ks, FILE *out, char *err, size_t errlen)
 {
+	return keyjson_export_extra(ks, out, NULL, NULL, err, errlen);
+}
+
+int
+keyjson_export_extra(struct keystore *ks, FILE *out,
+    int (*extra)(FILE *, void *, char *, size_t), void *arg, char *err,
+    size_t errlen)
+{
 	struct export	x;
 
 	memset(&x, 0, sizeof(x));
@@ -564,7 +572,10 @@ keyjson_export(struct keystore *ks, FILE *out, char *err, size_t errlen)
 			snprintf(err, errlen, "%s", keystore_errmsg(ks));
 		return -1;
 	}
-	if (fputs("\n]}\n", out) == EOF || fflush(out) == EOF ||
+	if (fputs("\n]", out) != EOF && extra != NULL &&
+	    extra(out, arg, err, errlen) == -1)
+		return -1;
+	if (ferror(out) || fputs("}\n", out) == EOF || fflush(out) == EOF ||
 	    ferror(out)) {
 		snprintf(err, errlen, "write: %s", strerror(errno));
 		return -1;

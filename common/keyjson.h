@@ -33,6 +33,11 @@ int	keyjson_import(struct keystore *, const char *buf, size_t len,
 /* Writes every key's hash and metadata as JSON to out. */
 int	keyjson_export(struct keystore *, FILE *out, char *err,
 	    size_t errlen);
+/* The same, with extra root members after "keys" that extra writes
+ * (each starting with a comma); it returns 0, or -1 with err set. */
+int	keyjson_export_extra(struct keystore *, FILE *out,
+	    int (*extra)(FILE *, void *, char *, size_t), void *arg,
+	    char *err, size_t errlen);
 
 /*
  * keyjson_import in two steps, so a caller can reject a bad file before

@@ -20,6 +20,12 @@ static int	 kp_read_allow(json_t *, int *, char *, size_t);
 static int	 kp_read_models(json_t *, char *, size_t, char *, size_t);
 static int	 kp_read_limit(json_t *, const char *, uint32_t *, char *,
 		    size_t);
+static int	 kp_quotas_to_json(json_t *, const struct keyinfo *);
+static int	 kp_read_quota(json_t *, const char *, int64_t *, char *,
+		    size_t);
+static int	 kp_read_quotas(json_t *, struct keyinfo *, char *, size_t);
+static int	 kp_read_num(json_t *, const char *, int64_t, int64_t *,
+		    char *, size_t);
 
 int
 keypolicy_to_json(json_t *o, const struct keyinfo *ki)
@@ -30,7 +36,31 @@ keypolicy_to_json(json_t *o, const struct keyinfo *ki)
 	    json_object_set_new(o, "concurrency",
 	    kp_limit(ki->concurrency)) == -1 ||
 	    json_object_set_new(o, "kind",
-	    json_string(keystore_kind_name(ki->kind))) == -1)
+	    json_string(keystore_kind_name(ki->kind))) == -1 ||
+	    kp_quotas_to_json(o, ki) == -1)
+		return -1;
+	return 0;
+}
+
+static json_t *
+kp_quota(int64_t n)
+{
+	return n <= 0 ? json_null() : json_integer(n);
+}
+
+static int
+kp_quotas_to_json(json_t *o, const struct keyinfo *ki)
+{
+	if (json_object_set_new(o, "tokens_per_day",
+	    kp_quota(ki->tokens_per_day)) == -1 ||
+	    json_object_set_new(o, "tokens_per_month",
+	    kp_quota(ki->tokens_per_month)) == -1 ||
+	    json_object_set_new(o, "requests_per_day",
+	    kp_quota(ki->requests_per_day)) == -1 ||
+	    json_object_set_new(o, "trust_user_header",
+	    json_boolean(ki->trust_user_header)) == -1 ||
+	    json_object_set_new(o, "user_tokens_per_day",
+	    kp_quota(ki->user_tokens_per_day)) == -1)
 		return -1;
 	return 0;
 }
@@ -95,7 +125,7 @@ keypolicy_from_json(json_t *o, int withkind, struct keyinfo *ki, char *why,
 		return -1;
 	if (kp_read_limit(o, "rpm", &ki->rpm, why, whylen) == -1 ||
 	    kp_read_limit(o, "concurrency", &ki->concurrency, why,
-	    whylen) == -1)
+	    whylen) == -1 || kp_read_quotas(o, ki, why, whylen) == -1)
 		return -1;
 	if (!withkind || (v = json_object_get(o, "kind")) == NULL)
 		return 0;
@@ -176,9 +206,17 @@ kp_read_models(json_t *v, char *out, size_t outlen, char *why,
 	return 0;
 }
 
+/* A number field in 0..max, null (or absent: unchanged) for none. */
 static int
-kp_read_limit(json_t *o, const char *field, uint32_t *n, char *why,
+kp_read_quota(json_t *o, const char *field, int64_t *n, char *why,
     size_t whylen)
+{
+	return kp_read_num(o, field, KEYPOLICY_QUOTA_MAX, n, why, whylen);
+}
+
+static int
+kp_read_num(json_t *o, const char *field, int64_t max, int64_t *n,
+    char *why, size_t whylen)
 {
 	json_t		*v;
 	json_int_t	 i;
@@ -190,12 +228,60 @@ kp_read_limit(json_t *o, const char *field, uint32_t *n, char *why,
 		return 0;
 	}
 	if (!json_is_integer(v) || (i = json_integer_value(v)) < 0 ||
-	    i > KEYPOLICY_LIMIT_MAX) {
-		snprintf(why, whylen, "\"%s\" is not a number from 0 to %d "
-		    "(or null for no limit)", field, KEYPOLICY_LIMIT_MAX);
+	    i > max) {
+		snprintf(why, whylen, "\"%s\" is not a number from 0 to %lld "
+		    "(or null for none)", field, (long long)max);
 		return -1;
 	}
-	*n = (uint32_t)i;
+	*n = i;
+	return 0;
+}
+
+static int
+kp_read_limit(json_t *o, const char *field, uint32_t *n, char *why,
+    size_t whylen)
+{
+	int64_t	 v = *n;
+
+	if (kp_read_num(o, field, KEYPOLICY_LIMIT_MAX, &v, why, whylen) == -1)
+		return -1;
+	*n = (uint32_t)v;
+	return 0;
+}
+
+static int
+kp_read_quotas(json_t *o, struct keyinfo *ki, char *why, size_t whylen)
+{
+	json_t	*v;
+
+	if (kp_read_quota(o, "tokens_per_day", &ki->tokens_per_day, why,
+	    whylen) == -1 || kp_read_quota(o, "tokens_per_month",
+	    &ki->tokens_per_month, why, whylen) == -1 ||
+	    kp_read_quota(o, "requests_per_day", &ki->requests_per_day, why,
+	    whylen) == -1 || kp_read_quota(o, "user_tokens_per_day",
+	    &ki->user_tokens_per_day, why, whylen) == -1)
+		return -1;
+	if ((v = json_object_get(o, "trust_user_header")) == NULL)
+		return 0;
+	if (!json_is_boolean(v)) {
+		snprintf(why, whylen, "\"trust_user_header\" is not true or "
+		    "false");
+		return -1;
+	}
+	ki->trust_user_header = json_is_true(v);
+	return 0;
+}
+
+int
+keypolicy_quota_parse(const char *s, int64_t *n)
+{
+	const char	*errstr;
+	long long	 v;
+
+	v = strtonum(s, 0, KEYPOLICY_QUOTA_MAX, &errstr);
+	if (errstr != NULL)
+		return -1;
+	*n = v;
 	return 0;
 }
 

@@ -23,7 +23,8 @@
 
 #define KS_COLS	"id, hash, hint, name, created_at, expires_at, revoked_at, " \
 		"last_used_at, requests, origin, allow, models, rpm, " \
-		"concurrency, kind"
+		"concurrency, kind, tokens_per_day, tokens_per_month, " \
+		"requests_per_day, trust_user_header, user_tokens_per_day"
 
 enum ks_stmt {
 	ST_BEGIN,
@@ -51,7 +52,9 @@ static const char *const ks_sql[ST_MAX] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT] = "INSERT INTO keys (hash, hint, name, created_at,"
 	    " expires_at, revoked_at, origin, allow, models, rpm, concurrency,"
-	    " kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    " tokens_per_day, tokens_per_month, requests_per_day,"
+	    " trust_user_header, user_tokens_per_day, kind)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_HASHEXISTS] = "SELECT 1 FROM keys WHERE hash = ?",
 	[ST_LOOKUP] = "SELECT " KS_COLS " FROM keys WHERE hash = ?",
 	[ST_GETID] = "SELECT " KS_COLS " FROM keys WHERE id = ?",
@@ -71,7 +74,9 @@ static const char *const ks_sql[ST_MAX] = {
 	    " last_used_at = CASE WHEN ?2 > coalesce(last_used_at, 0)"
 	    " THEN ?2 ELSE last_used_at END WHERE id = ?3",
 	[ST_UPDATE] = "UPDATE keys SET name = ?, expires_at = ?, allow = ?,"
-	    " models = ?, rpm = ?, concurrency = ? WHERE id = ?"
+	    " models = ?, rpm = ?, concurrency = ?, tokens_per_day = ?,"
+	    " tokens_per_month = ?, requests_per_day = ?,"
+	    " trust_user_header = ?, user_tokens_per_day = ? WHERE id = ?"
 	    " AND revoked_at IS NULL",
 };
 
@@ -177,6 +182,12 @@ keystore_close(struct keystore *ks)
 		sqlite3_finalize(ks->st[i]);
 	keyfile_close(ks->db, ks->id);
 	free(ks);
+}
+
+sqlite3 *
+keystore_db(struct keystore *ks)
+{
+	return ks->db;
 }
 
 const char *
@@ -325,7 +336,7 @@ keystore_add(struct keystore *ks, const struct keyinfo *ki, int64_t *id)
 		sqlite3_bind_int64(st, 6, ki->revoked_at);
 	sqlite3_bind_text(st, 7, ks_origins[ki->origin], -1, SQLITE_STATIC);
 	ks_bind_policy(st, 8, ki);
-	sqlite3_bind_text(st, 12, ks_kinds[ki->kind == KIND_SSH], -1,
+	sqlite3_bind_text(st, 17, ks_kinds[ki->kind == KIND_SSH], -1,
 	    SQLITE_STATIC);
 
 	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
@@ -407,7 +418,8 @@ keystore_lookup_info(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
 	return state;
 }
 
-/* Binds allow, models, rpm and concurrency from column n on. */
+/* Binds allow, models, rpm, concurrency and the quotas from column n
+ * on: 9 columns. */
 static void
 ks_bind_policy(sqlite3_stmt *st, int n, const struct keyinfo *ki)
 {
@@ -418,6 +430,15 @@ ks_bind_policy(sqlite3_stmt *st, int n, const struct keyinfo *ki)
 		sqlite3_bind_int64(st, n + 2, ki->rpm);
 	if (ki->concurrency != 0)
 		sqlite3_bind_int64(st, n + 3, ki->concurrency);
+	if (ki->tokens_per_day > 0)
+		sqlite3_bind_int64(st, n + 4, ki->tokens_per_day);
+	if (ki->tokens_per_month > 0)
+		sqlite3_bind_int64(st, n + 5, ki->tokens_per_month);
+	if (ki->requests_per_day > 0)
+		sqlite3_bind_int64(st, n + 6, ki->requests_per_day);
+	sqlite3_bind_int(st, n + 7, ki->trust_user_header != 0);
+	if (ki->user_tokens_per_day > 0)
+		sqlite3_bind_int64(st, n + 8, ki->user_tokens_per_day);
 }
 
 int
@@ -440,7 +461,7 @@ keystore_update(struct keystore *ks, const struct keyinfo *ki)
 	if (ki->expires_at != 0)
 		sqlite3_bind_int64(st, 2, ki->expires_at);
 	ks_bind_policy(st, 3, ki);
-	sqlite3_bind_int64(st, 7, ki->id);
+	sqlite3_bind_int64(st, 12, ki->id);
 	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
 		if (sqlite3_changes(ks->db) == 0)
 			ret = KEYSTORE_NOTFOUND;
@@ -490,6 +511,11 @@ ks_row(sqlite3_stmt *st, struct keyinfo *ki)
 	ks_named(ks_kinds, KS_NITEMS(ks_kinds),
 	    (const char *)sqlite3_column_text(st, 14), &i);
 	ki->kind = i;
+	ki->tokens_per_day = sqlite3_column_int64(st, 15);
+	ki->tokens_per_month = sqlite3_column_int64(st, 16);
+	ki->requests_per_day = sqlite3_column_int64(st, 17);
+	ki->trust_user_header = sqlite3_column_int(st, 18);
+	ki->user_tokens_per_day = sqlite3_column_int64(st, 19);
 }
 
 /* The index of name in names into *i; -1 (and *i as it was) if none. */

@@ -47,7 +47,7 @@ enum keykind {
 #define KEYSTORE_NAME_MAX	128
 
 /* The PRAGMA user_version this code writes; newer files are refused. */
-#define KEYSTORE_SCHEMA_VERSION	3
+#define KEYSTORE_SCHEMA_VERSION	5
 
 struct keyinfo {
 	int64_t		 id;
@@ -66,6 +66,12 @@ struct keyinfo {
 	uint32_t	 rpm;		/* 0: unlimited */
 	uint32_t	 concurrency;	/* 0: unlimited */
 	enum keykind	 kind;
+	/* Quotas, per UTC day and month; 0: unlimited. */
+	int64_t		 tokens_per_day;
+	int64_t		 tokens_per_month;
+	int64_t		 requests_per_day;
+	int		 trust_user_header;	/* X-OpenWebUI-User-* */
+	int64_t		 user_tokens_per_day;	/* each such user's */
 };
 
 /* One key's use since the last flush, for keystore_record_use. */
@@ -79,6 +85,13 @@ struct keyuse {
 struct keystore	*keystore_open(const char *path, int flags, char *err,
 		    size_t errlen);
 void		 keystore_close(struct keystore *);
+/* How long a write waits for another writer (keyfile.c). */
+#define KEYSTORE_BUSY_MS	10000
+
+/* The connection itself, for the usage table (common/usage.h), whose
+ * rows live in the same file and must go through the connection that
+ * follows it (its WAL, a replaced file). */
+struct sqlite3	*keystore_db(struct keystore *);
 /* The last SQLite error of this connection, for log lines. */
 const char	*keystore_errmsg(struct keystore *);
 

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "modelname.h"
 #include "sshkey.h"
@@ -33,6 +34,8 @@ void		 keyctl_usage_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 /* Opens the database (exits on failure) with KEYSTORE_* flags. */
 struct keystore	*keyctl_open(int);
+/* Now, with the daemon's clock-offset (for testing). */
+int64_t		 keyctl_now(void);
 /* The database path, absolute once it exists, for messages. */
 const char	*keyctl_dbname(void);
 /* The running command's name, for messages. */
@@ -55,6 +58,11 @@ struct json_t	*keyctl_key_json(const struct keyinfo *, int64_t now);
 #define KEYCTL_SET_RPM		0x04
 #define KEYCTL_SET_CONCURRENCY	0x08
 #define KEYCTL_SET_SSH		0x10
+#define KEYCTL_SET_TPD		0x20
+#define KEYCTL_SET_TPM		0x40
+#define KEYCTL_SET_RPD		0x80
+#define KEYCTL_SET_TRUST	0x100
+#define KEYCTL_SET_UTPD		0x200
 
 struct keyctl_policy {
 	int		 set;		/* KEYCTL_SET_* given */
@@ -62,6 +70,11 @@ struct keyctl_policy {
 	char		 models[MODELNAME_LIST_MAX];
 	uint32_t	 rpm;
 	uint32_t	 concurrency;
+	int64_t		 tokens_per_day;
+	int64_t		 tokens_per_month;
+	int64_t		 requests_per_day;
+	int		 trust_user_header;
+	int64_t		 user_tokens_per_day;
 	uint8_t		 pub[SSHKEY_PUBLEN];
 	char		 sshline[8192];
 };
@@ -71,6 +84,11 @@ struct keyctl_policy {
 	{ "models", required_argument, NULL, 'M' }, \
 	{ "rpm", required_argument, NULL, 'R' }, \
 	{ "concurrency", required_argument, NULL, 'C' }, \
+	{ "tokens-per-day", required_argument, NULL, 'D' }, \
+	{ "tokens-per-month", required_argument, NULL, 'O' }, \
+	{ "requests-per-day", required_argument, NULL, 'Q' }, \
+	{ "trust-user-header", optional_argument, NULL, 'T' }, \
+	{ "user-tokens-per-day", required_argument, NULL, 'U' }, \
 	{ "ssh-key", required_argument, NULL, 'K' }, \
 	{ "ssh-key-file", required_argument, NULL, 'F' }
 
@@ -81,6 +99,11 @@ void		 keyctl_policy_apply(const struct keyctl_policy *,
 /* Makes ki an ssh key's; its fingerprint into fpr. */
 void		 keyctl_ssh_key(const struct keyctl_policy *, struct keyinfo *,
 		    char *fpr, size_t fprlen);
+
+/* export --with-usage and import (usagexfer.c). */
+int		 usagexfer_export(FILE *, void *ks, char *, size_t);
+int64_t		 usagexfer_import(struct keystore *, const char *, size_t,
+		    char *, size_t);
 
 int		 do_add(int, char **);
 int		 do_revoke(int, char **);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -35,7 +36,15 @@
 	"  --models globs       model globs, comma-separated, such as\n" \
 	"                       'llama3,qwen2*' ('' for every model)\n" \
 	"  --rpm n              requests per minute (0: unlimited)\n" \
-	"  --concurrency n      requests at once (0: unlimited)\n"
+	"  --concurrency n      requests at once (0: unlimited)\n" \
+	"  --tokens-per-day n   prompt + completion tokens a UTC day\n" \
+	"                       (0: unlimited)\n" \
+	"  --tokens-per-month n the same a UTC month (0: unlimited)\n" \
+	"  --requests-per-day n requests a UTC day (0: unlimited)\n" \
+	"  --trust-user-header[=no]  take the user from Open WebUI's\n" \
+	"                       X-OpenWebUI-User-Email (-Name, -Id) header\n" \
+	"  --user-tokens-per-day n  each such user's tokens a UTC day\n" \
+	"                       (0: unlimited)\n"
 
 struct keyctl_cmd {
 	const char	*name;
@@ -54,6 +63,8 @@ static const struct keyctl_cmd cmds[] = {
 	{ "add", do_add,
 	  "[--name name] [--prefix prefix] [--expires duration]\n"
 	  "    [--allow classes] [--models globs] [--rpm n] [--concurrency n]\n"
+	  "    [--tokens-per-day n] [--tokens-per-month n] [--requests-per-day n]\n"
+	  "    [--trust-user-header[=no]] [--user-tokens-per-day n]\n"
 	  "    [--ssh-key 'ssh-ed25519 AAAA... comment' | --ssh-key-file file]",
 	  "Creates a key and prints it alone on standard output; where it was\n"
 	  "stored goes to standard error.  Only its hash is kept: the key\n"
@@ -68,7 +79,9 @@ static const struct keyctl_cmd cmds[] = {
 	  POLICY_HELP },
 	{ "set", do_set,
 	  "id|name [--name new] [--expires duration|never] [--allow classes]\n"
-	  "    [--models globs] [--rpm n] [--concurrency n]",
+	  "    [--models globs] [--rpm n] [--concurrency n]\n"
+	  "    [--tokens-per-day n] [--tokens-per-month n] [--requests-per-day n]\n"
+	  "    [--trust-user-header[=no]] [--user-tokens-per-day n]",
 	  "Changes an active key; the daemon applies it on the next request.\n"
 	  "  --name new           a new label\n"
 	  "  --expires duration   a new lifetime from now, or never\n"
@@ -80,7 +93,7 @@ static const struct keyctl_cmd cmds[] = {
 	  "Shows every key: id, name, hint, created, expires, last used,\n"
 	  "requests and state (active, revoked or expired).  Never the key.\n"
 	  "  --json   a JSON array, times in ISO 8601 UTC or null, with each\n"
-	  "           key's allow, models, rpm, concurrency and kind\n" },
+	  "           key's allow, models, rpm, concurrency, kind and quotas\n" },
 	{ "revoke", do_revoke, "id|name|key ...",
 	  "Revokes each key given by its id (an all-digit argument), its name\n"
 	  "or the key itself.  An unknown one is reported and makes the exit\n"
@@ -93,9 +106,11 @@ static const struct keyctl_cmd cmds[] = {
 	  "file that are not read are named on standard error.\n"
 	  "  --allow-short   import keys shorter than 16 characters (without\n"
 	  "                  it, such a key makes the file bad)\n" },
-	{ "export", do_export, "[file|-]",
+	{ "export", do_export, "[--with-usage] [file|-]",
 	  "Writes every key's hash and metadata as JSON, never a key, to\n"
-	  "standard output or atomically to a file made with mode 0600.\n" },
+	  "standard output or atomically to a file made with mode 0600.\n"
+	  "  --with-usage   the usage table too, which import adds to the\n"
+	  "                 target's\n" },
 	{ "usage", do_usage,
 	  "[id|name] [--since day] [--until day] [--by group] [--json|--csv]",
 	  "Shows requests, errors and tokens (prompt and completion) summed\n"
@@ -259,6 +274,37 @@ keyctl_default_allow(void)
 	config_clear(cfg);
 	free(cfg);
 	return mask;
+}
+
+/*
+ * Now, shifted as the daemon shifts it (clock-offset, for testing):
+ * from OLLAGUARD_CLOCK_OFFSET, else the --config file's setting.
+ */
+int64_t
+keyctl_now(void)
+{
+	struct config	*cfg;
+	char		 msg[PATH_MAX + 128];
+	const char	*env, *errstr;
+	long long	 off = 0;
+
+	if ((env = getenv("OLLAGUARD_CLOCK_OFFSET")) != NULL) {
+		off = strtonum(env, -3153600000LL, 3153600000LL, &errstr);
+		if (errstr != NULL)
+			errx(KEYCTL_USAGE, "OLLAGUARD_CLOCK_OFFSET %s: %s", env,
+			    errstr);
+	} else if (confpath != NULL) {
+		if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+			err(KEYCTL_FAIL, "%s", keyctl_cmdname());
+		if (config_read_file(cfg, confpath, msg,
+		    sizeof(msg)) != CONFIG_OK)
+			errx(KEYCTL_USAGE, "%s: --config %s", keyctl_cmdname(),
+			    msg);
+		off = cfg->clock_offset;
+		config_clear(cfg);
+		free(cfg);
+	}
+	return (int64_t)time(NULL) + off;
 }
 
 const char *

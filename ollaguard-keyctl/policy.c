@@ -1,10 +1,12 @@
 /*
  * ollaguard-keyctl set and show, and the policy flags add and set share:
- * --allow, --models, --rpm, --concurrency, and add's --ssh-key.  A bad
+ * --allow, --models, --rpm, --concurrency, the quotas, and add's
+ * --ssh-key.  A bad
  * value is a usage error (exit 2) naming it, before the database is
  * touched, so nothing is stored.
  */
 #include <err.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +30,52 @@
 #define SSH_LINE_MAX	8192
 
 static void	read_ssh_file(const char *, char *, size_t);
+static int	quota_opt(int, const char *, struct keyctl_policy *);
+
+/* The quota flags: a number, 0 for none; --trust-user-header[=no]. */
+static int
+quota_opt(int ch, const char *arg, struct keyctl_policy *p)
+{
+	static const struct {
+		int		 ch;
+		const char	*name;
+		int		 bit;
+		size_t		 off;
+	} q[] = {
+		{ 'D', "tokens-per-day", KEYCTL_SET_TPD,
+		  offsetof(struct keyctl_policy, tokens_per_day) },
+		{ 'O', "tokens-per-month", KEYCTL_SET_TPM,
+		  offsetof(struct keyctl_policy, tokens_per_month) },
+		{ 'Q', "requests-per-day", KEYCTL_SET_RPD,
+		  offsetof(struct keyctl_policy, requests_per_day) },
+		{ 'U', "user-tokens-per-day", KEYCTL_SET_UTPD,
+		  offsetof(struct keyctl_policy, user_tokens_per_day) },
+	};
+	size_t	 i;
+
+	if (ch == 'T') {
+		if (arg == NULL || strcmp(arg, "yes") == 0)
+			p->trust_user_header = 1;
+		else if (strcmp(arg, "no") == 0)
+			p->trust_user_header = 0;
+		else
+			keyctl_usage_error("--trust-user-header=%s: yes or no",
+			    arg);
+		p->set |= KEYCTL_SET_TRUST;
+		return 1;
+	}
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		if (q[i].ch != ch)
+			continue;
+		if (keypolicy_quota_parse(arg, (int64_t *)(void *)
+		    ((char *)p + q[i].off)) == -1)
+			keyctl_usage_error("--%s %s: not a number from 0 to "
+			    "%lld", q[i].name, arg, KEYPOLICY_QUOTA_MAX);
+		p->set |= q[i].bit;
+		return 1;
+	}
+	return 0;
+}
 
 int
 keyctl_policy_opt(int ch, const char *arg, struct keyctl_policy *p)
@@ -35,6 +83,8 @@ keyctl_policy_opt(int ch, const char *arg, struct keyctl_policy *p)
 	char	 err[160];
 	const char *why;
 
+	if (quota_opt(ch, arg, p))
+		return 1;
 	switch (ch) {
 	case 'A':
 		if (policy_allow_parse(arg, &p->allow, err, sizeof(err)) == -1)
@@ -101,6 +151,16 @@ keyctl_policy_apply(const struct keyctl_policy *p, struct keyinfo *ki)
 		ki->rpm = p->rpm;
 	if (p->set & KEYCTL_SET_CONCURRENCY)
 		ki->concurrency = p->concurrency;
+	if (p->set & KEYCTL_SET_TPD)
+		ki->tokens_per_day = p->tokens_per_day;
+	if (p->set & KEYCTL_SET_TPM)
+		ki->tokens_per_month = p->tokens_per_month;
+	if (p->set & KEYCTL_SET_RPD)
+		ki->requests_per_day = p->requests_per_day;
+	if (p->set & KEYCTL_SET_TRUST)
+		ki->trust_user_header = p->trust_user_header;
+	if (p->set & KEYCTL_SET_UTPD)
+		ki->user_tokens_per_day = p->user_tokens_per_day;
 }
 
 /*
@@ -197,12 +257,12 @@ show_text(json_t *o)
 
 	json_object_foreach(o, k, v) {
 		if (json_is_string(v))
-			printf("%-13s %s\n", k, json_string_value(v));
+			printf("%-20s %s\n", k, json_string_value(v));
 		else if (json_is_null(v))
-			printf("%-13s -\n", k);
+			printf("%-20s -\n", k);
 		else if ((s = json_dumps(v, JSON_ENCODE_ANY |
 		    JSON_COMPACT)) != NULL) {
-			printf("%-13s %s\n", k, s);
+			printf("%-20s %s\n", k, s);
 			free(s);
 		}
 	}

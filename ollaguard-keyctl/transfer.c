@@ -98,6 +98,7 @@ do_import(int argc, char **argv)
 	const char			*path, *what;
 	char				*buf, msg[512];
 	size_t				 len, nshort, first = 0;
+	int64_t				 nusage;
 	int				 ch, allow_short = 0;
 
 	while ((ch = keyctl_getopt(argc, argv, ":h", opts)) != -1)
@@ -131,12 +132,19 @@ do_import(int argc, char **argv)
 		errx(KEYCTL_FAIL, "import: %s into %s: %s; nothing imported",
 		    what, keyctl_dbname(), msg);
 	keyjson_free(kj);
+	if ((nusage = usagexfer_import(ks, buf, len, msg, sizeof(msg))) == -1)
+		errx(KEYCTL_FAIL, "import: %s into %s: the keys were "
+		    "imported, the usage was not: %s", what, keyctl_dbname(),
+		    msg);
 	keystore_close(ks);
 	explicit_bzero(buf, len);
 	free(buf);
 
 	printf("%ld key%s added, %ld skipped (already present)\n", c.added,
 	    c.added == 1 ? "" : "s", c.skipped);
+	if (nusage > 0)
+		printf("%lld usage row%s added\n", (long long)nusage,
+		    nusage == 1 ? "" : "s");
 	if (fflush(stdout) == EOF)
 		err(KEYCTL_FAIL, "import: standard output");
 	if (c.unnamed != 0)
@@ -145,6 +153,16 @@ do_import(int argc, char **argv)
 		    c.unnamed, c.unnamed == 1 ? "" : "s",
 		    c.unnamed == 1 ? "its" : "their");
 	return KEYCTL_OK;
+}
+
+static int	with_usage;
+
+/* The keys, and with --with-usage the usage table, to out. */
+static int
+export_to(struct keystore *ks, FILE *out, char *msg, size_t len)
+{
+	return keyjson_export_extra(ks, out, with_usage ? usagexfer_export :
+	    NULL, ks, msg, len);
 }
 
 static void
@@ -172,7 +190,7 @@ export_file(struct keystore *ks, const char *path)
 		close(fd);
 		goto fail;
 	}
-	if (keyjson_export(ks, fp, msg, sizeof(msg)) == -1) {
+	if (export_to(ks, fp, msg, sizeof(msg)) == -1) {
 		warnx("export: %s: %s", path, msg);
 		fclose(fp);
 		goto fail;
@@ -205,15 +223,18 @@ int
 do_export(int argc, char **argv)
 {
 	static const struct option	 opts[] = {
+		{ "with-usage", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct keystore			*ks;
 	const char			*path = "-";
 	char				 msg[512];
+	int				 ch;
 
-	while (keyctl_getopt(argc, argv, ":h", opts) != -1)
-		;
+	while ((ch = keyctl_getopt(argc, argv, ":h", opts)) != -1)
+		if (ch == 'u')
+			with_usage = 1;
 	if (argc - optind > 1)
 		keyctl_usage_error("one file at a time");
 	if (argc - optind == 1)
@@ -222,7 +243,7 @@ do_export(int argc, char **argv)
 	ks = keyctl_open(KEYSTORE_NOCREATE);
 	if (strcmp(path, "-") != 0)
 		export_file(ks, path);
-	else if (keyjson_export(ks, stdout, msg, sizeof(msg)) == -1)
+	else if (export_to(ks, stdout, msg, sizeof(msg)) == -1)
 		errx(KEYCTL_FAIL, "export: %s", msg);
 	keystore_close(ks);
 	return KEYCTL_OK;

@@ -195,7 +195,7 @@ do_usage(int argc, char **argv)
 	const char *errstr;
 	char err[512];
 	int ch, fmt = FMT_TABLE, rc = KEYCTL_OK;
-	int64_t now = time(NULL);
+	int64_t now = keyctl_now();
 
 	memset(&f, 0, sizeof(f));
 	memset(&l, 0, sizeof(l));

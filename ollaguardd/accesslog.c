@@ -201,15 +201,63 @@ upstream_field(const struct access_entry *e, int as_json)
 	return out;
 }
 
+/* "model", "prompt_tokens", "completion_tokens", "load_ms": null
+ * unless the request was forwarded (load_ms: unless Ollama said). */
+static void
+usage_json(const struct access_entry *e, char *out, size_t len)
+{
+	char model[600], load[32];
+
+	if (!e->metered) {
+		strlcpy(out, "\"model\":null,\"prompt_tokens\":null,"
+		    "\"completion_tokens\":null,\"load_ms\":null", len);
+		return;
+	}
+	jsonesc(model, sizeof(model), e->model, strnlen(e->model, 128));
+	if (e->load_us < 0)
+		strlcpy(load, "null", sizeof(load));
+	else
+		snprintf(load, sizeof(load), "%.3f", (double)e->load_us / 1e3);
+	snprintf(out, len, "\"model\":%s%s%s,\"prompt_tokens\":%lld,"
+	    "\"completion_tokens\":%lld,\"load_ms\":%s",
+	    model[0] != '\0' ? "\"" : "", model[0] != '\0' ? model : "null",
+	    model[0] != '\0' ? "\"" : "", (long long)e->prompt_tokens,
+	    (long long)e->completion_tokens, load);
+}
+
+/* " model=M prompt=N completion=N load=S" of the combined format,
+ * "-" for what is not known. */
+static void
+usage_combined(const struct access_entry *e, char *out, size_t len)
+{
+	char model[400], load[32];
+
+	if (!e->metered) {
+		strlcpy(out, " model=- prompt=- completion=- load=-", len);
+		return;
+	}
+	if (log_str(model, sizeof(model), e->model,
+	    strnlen(e->model, 128)) == 0)
+		strlcpy(model, "-", sizeof(model));
+	if (e->load_us < 0)
+		strlcpy(load, "-", sizeof(load));
+	else
+		snprintf(load, sizeof(load), "%.3f", (double)e->load_us / 1e6);
+	snprintf(out, len, " model=%s prompt=%lld completion=%lld load=%s",
+	    model, (long long)e->prompt_tokens,
+	    (long long)e->completion_tokens, load);
+}
+
 static int
 format_json(char *line, size_t size, const struct access_entry *e,
     const struct timespec *ts, const char *ttfb)
 {
 	char when[64], key[1024], path[PATH_OUT], name[800], client[400];
-	char method[200];
+	char method[200], usage[800];
 
 	stamp(ts->tv_sec, when, sizeof(when));
 	log_target(e, path, sizeof(path));
+	usage_json(e, usage, sizeof(usage));
 	jsonesc(client, sizeof(client), e->client, strlen(e->client));
 	jsonesc(method, sizeof(method), e->method, strlen(e->method));
 	jsonesc(name, sizeof(name), e->key_name != NULL ? e->key_name : "",
@@ -230,11 +278,11 @@ format_json(char *line, size_t size, const struct access_entry *e,
 	    "\"protocol\":\"HTTP/1.%d\",\"status\":%d,"
 	    "\"bytes_in\":%llu,\"bytes_out\":%llu,"
 	    "\"duration_ms\":%.3f,\"ttfb_ms\":%s,"
-	    "\"fail\":\"%s\"%s}\n", when, ts->tv_nsec / 1000000,
+	    "\"fail\":\"%s\",%s%s}\n", when, ts->tv_nsec / 1000000,
 	    client, key, method, path, e->http_minor, e->status,
 	    (unsigned long long)e->bytes_in,
 	    (unsigned long long)e->bytes_out,
-	    (double)e->duration_us / 1000.0, ttfb, e->fail,
+	    (double)e->duration_us / 1000.0, ttfb, e->fail, usage,
 	    upstream_field(e, 1));
 }
 
@@ -243,11 +291,12 @@ format_combined(char *line, size_t size, const struct access_entry *e,
     const struct timespec *ts, const char *ttfb)
 {
 	char when[64], key[600], path[PATH_OUT], name[129], client[200];
-	char method[200];
+	char method[200], usage[500];
 	size_t i, n;
 
 	stamp(ts->tv_sec, when, sizeof(when));
 	log_target(e, path, sizeof(path));
+	usage_combined(e, usage, sizeof(usage));
 	log_str(client, sizeof(client), e->client, strlen(e->client));
 	log_str(method, sizeof(method), e->method, strlen(e->method));
 	n = 0;
@@ -268,12 +317,12 @@ format_combined(char *line, size_t size, const struct access_entry *e,
 		}
 	}
 	return snprintf(line, size, "%s - %s [%s] \"%s %s HTTP/1.%d\" %d "
-	    "%llu in=%llu time=%.3f ttfb=%s fail=%s%s\n", client[0] != '\0' ?
+	    "%llu in=%llu time=%.3f ttfb=%s fail=%s%s%s\n", client[0] != '\0' ?
 	    client : "-", n > 0 ? key : "-", when,
 	    method[0] != '\0' ? method : "-", path, e->http_minor,
 	    e->status, (unsigned long long)e->bytes_out,
 	    (unsigned long long)e->bytes_in, (double)e->duration_us / 1e6,
-	    ttfb, e->fail, upstream_field(e, 0));
+	    ttfb, e->fail, usage, upstream_field(e, 0));
 }
 
 /*

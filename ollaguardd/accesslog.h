@@ -35,6 +35,11 @@ struct access_entry {
 	const char	*fail;		/* "-" when the request succeeded */
 	const char	*upstream;	/* several upstreams: the box, or NULL */
 	int		 retries;	/* other boxes tried before it */
+	int		 metered;	/* forwarded: the usage fields hold */
+	const char	*model;		/* "" when unknown */
+	int64_t		 prompt_tokens;
+	int64_t		 completion_tokens;
+	int64_t		 load_us;	/* Ollama's load_duration; -1: none */
 };
 
 /* Opens the log as configured; -1 with a message if the file fails. */

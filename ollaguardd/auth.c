@@ -58,6 +58,11 @@ struct cached {
 	char		 models[MODELNAME_LIST_MAX];
 	uint32_t	 rpm;
 	uint32_t	 concurrency;
+	int64_t		 tokens_per_day;
+	int64_t		 tokens_per_month;
+	int64_t		 requests_per_day;
+	int		 trust_user_header;
+	int64_t		 user_tokens_per_day;
 };
 static struct cached	 cache[AUTH_CACHE];
 /* Hashes no active key has, until the database changes. */
@@ -232,6 +237,11 @@ who_from(struct auth_who *who, const struct cached *k)
 	strlcpy(who->models, k->models, sizeof(who->models));
 	who->rpm = k->rpm;
 	who->concurrency = k->concurrency;
+	who->tokens_per_day = k->tokens_per_day;
+	who->tokens_per_month = k->tokens_per_month;
+	who->requests_per_day = k->requests_per_day;
+	who->trust_user_header = k->trust_user_header;
+	who->user_tokens_per_day = k->user_tokens_per_day;
 }
 
 /*
@@ -272,6 +282,11 @@ auth_lookup(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
 		strlcpy(slot->models, ki.models, sizeof(slot->models));
 		slot->rpm = ki.rpm;
 		slot->concurrency = ki.concurrency;
+		slot->tokens_per_day = ki.tokens_per_day;
+		slot->tokens_per_month = ki.tokens_per_month;
+		slot->requests_per_day = ki.requests_per_day;
+		slot->trust_user_header = ki.trust_user_header;
+		slot->user_tokens_per_day = ki.user_tokens_per_day;
 		who_from(who, slot);
 		auth_record(who->key_id, now);
 		return AUTH_PASS;
@@ -324,6 +339,9 @@ who_clear(struct auth_who *who)
 	who->allow = 0;
 	who->models[0] = '\0';
 	who->rpm = who->concurrency = 0;
+	who->tokens_per_day = who->tokens_per_month = 0;
+	who->requests_per_day = who->user_tokens_per_day = 0;
+	who->trust_user_header = 0;
 	who->why = NULL;
 }
 

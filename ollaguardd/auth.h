@@ -33,6 +33,12 @@ struct auth_who {
 	char		 models[MODELNAME_LIST_MAX];	/* "": every model */
 	uint32_t	 rpm;		/* 0: unlimited */
 	uint32_t	 concurrency;	/* 0: unlimited */
+	/* The key's quotas (0: none), as keystore.h has them. */
+	int64_t		 tokens_per_day;
+	int64_t		 tokens_per_month;
+	int64_t		 requests_per_day;
+	int		 trust_user_header;
+	int64_t		 user_tokens_per_day;
 	const char	*why;		/* for the log: why AUTH_INVALID */
 };
 

@@ -22,6 +22,7 @@
 #include "health.h"
 #include "keylimit.h"
 #include "log.h"
+#include "metrics.h"
 #include "modelname.h"
 #include "policy.h"
 #include "request.h"
@@ -78,8 +79,8 @@ refuse_model(struct gate *g, const struct client *c,
 }
 
 /* Reads the body whole into g->body; -1 after a refusal. */
-static int
-read_json(struct client *c, const struct auth_who *who, struct gate *g,
+int
+gate_read_body(struct client *c, const struct auth_who *who, struct gate *g,
     size_t *len)
 {
 	struct request *r = &c->req;
@@ -173,7 +174,7 @@ read_route_model(struct client *c, const struct auth_who *who,
 	if (g->body != NULL || ep->fields == 0 || ep->stream ||
 	    !r->has_body || (!r->chunked && r->content_length > json_max))
 		return 0;
-	if (read_json(c, who, g, &len) == -1)
+	if (gate_read_body(c, who, g, &len) == -1)
 		return -1;
 	if (bodymodel_parse(g->body, len, ep->fields, &bm, &why) == 0)
 		route_model(g, &bm);
@@ -199,7 +200,7 @@ check_body(struct client *c, const struct auth_who *who,
 		    "models, and the request names none", key_label(who));
 		return refuse(g, c, who, 403, "policy");
 	}
-	if (read_json(c, who, g, &len) == -1)
+	if (gate_read_body(c, who, g, &len) == -1)
 		return -1;
 	if (bodymodel_parse(g->body, len, ep->fields, &bm, &why) == -1) {
 		snprintf(msg, sizeof(msg), "%s", why);
@@ -207,11 +208,12 @@ check_body(struct client *c, const struct auth_who *who,
 		return refuse(g, c, who, 400, "policy");
 	}
 	for (i = 0; i < BODYMODEL_NFIELDS && rc == 0; i++) {
-		if (bm.value[i] != NULL && g->model_name[0] == '\0')
+		if (bm.value[i] == NULL)
+			continue;
+		if (g->model_name[0] == '\0')
 			strlcpy(g->model_name, bm.value[i],
 			    sizeof(g->model_name));
-		if (bm.value[i] != NULL &&
-		    !modelname_list_match(who->models, bm.value[i]))
+		if (!modelname_list_match(who->models, bm.value[i]))
 			rc = refuse_model(g, c, who, bm.value[i]);
 	}
 	if (rc == 0 && bm.found == 0) {
@@ -291,6 +293,8 @@ check_limits(const struct client *c, const struct auth_who *who,
 		    key_label(who), who->concurrency);
 	snprintf(hdrs, sizeof(hdrs), "Retry-After: %d\r\n", retry);
 	g->hdrs = hdrs;
+	metrics_limited(key_label(who), lr == KEYLIMIT_RATE ? "rpm" :
+	    "concurrency");
 	return refuse(g, c, who, 429, "key-limit");
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "modelname.h"
 #include "proxy.h"
 
 struct auth_who;
@@ -28,7 +29,8 @@ struct gate {
 	/* With several upstreams: */
 	int		 cls;		/* the endpoint's POLICY_* class */
 	uint64_t	 model;		/* health_model_hash, 0: none named */
-	char		 model_name[64]; /* the first model named, or "" */
+	/* The first model the request names, when its body was read. */
+	char		 model_name[MODELNAME_MAX];
 };
 
 void	gate_init(const struct config *, int slotno);
@@ -39,6 +41,10 @@ void	gate_init(const struct config *, int slotno);
  */
 int	gate_check(struct client *, const struct auth_who *who,
 	    struct gate *g);
+/* Reads the request body whole (up to max-json-body) into g->body;
+ * 0, or -1 with the refusal in g. */
+int	gate_read_body(struct client *, const struct auth_who *,
+	    struct gate *g, size_t *len);
 /* Frees the body and gives back the concurrency slot. */
 void	gate_done(struct gate *g);
 

@@ -399,3 +399,30 @@ headers_line_ok(const char *buf, size_t len)
 	return v == buf + len;
 }
 
+
+const char *
+headers_find(const char *raw, size_t rawlen, const char *name, char *out,
+    size_t outlen)
+{
+	const char *p = raw, *end = raw + rawlen, *e, *v;
+	size_t n, len = strlen(name);
+
+	for (; p < end; p = e + 1) {
+		if ((e = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		if ((size_t)(e - p) <= len || p[len] != ':' ||
+		    strncasecmp(p, name, len) != 0)
+			continue;
+		for (v = p + len + 1; v < e && (*v == ' ' || *v == '\t'); v++)
+			;
+		for (n = (size_t)(e - v); n > 0 && (v[n - 1] == '\r' ||
+		    v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
+			;
+		if (n >= outlen)
+			n = outlen - 1;
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return out;
+	}
+	return NULL;
+}

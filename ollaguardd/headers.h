@@ -36,6 +36,11 @@ struct curl_slist *headers_upstream(const struct request *, const char *addr,
 const char	*headers_response(const char *raw, size_t rawlen,
 		    const struct request *, int is_head, int status,
 		    struct response_head *);
+/* The value of the first header line called name (lower case) in
+ * upstream's raw head, trimmed and cut to outlen - 1, in out; NULL if
+ * there is none. */
+const char	*headers_find(const char *raw, size_t rawlen, const char *name,
+		    char *out, size_t outlen);
 /* NULL, or why an upstream status must be refused (a 101, say). */
 const char	*headers_status_refused(int status);
 /* 1 if an upstream status line or header line may be passed on. */

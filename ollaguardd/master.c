@@ -46,9 +46,12 @@
 #include "master.h"
 #include "monotime.h"
 #include "reload.h"
+#include "metering.h"
+#include "metrics.h"
 #include "health.h"
 #include "peerlimit.h"
 #include "poller.h"
+#include "quota.h"
 #include "scoreboard.h"
 #include "tls.h"
 #include "upgrade.h"
@@ -327,6 +330,7 @@ maintain(void)
 		else if (spawn_rate < SPAWN_RATE_MAX)
 			spawn_rate *= 2;
 		short_this_second = spawned_this_second = 0;
+		metering_prune(cur);
 		if (backoff > 0 && time(NULL) >= backoff_until + 2 * backoff)
 			backoff = 0;	/* quiet a while: forget the crashes */
 
@@ -521,6 +525,8 @@ master_setup(struct config *cfg, struct pollfd *pfd)
 		fatal("shared table of client addresses");
 	if (keylimit_init(nslots) == -1)
 		fatal("shared table of key limits");
+	if (metrics_init() == -1 || quota_init() == -1)
+		fatal("shared tables of metrics and quotas");
 	if (health_init(nslots) == -1 || poller_start(cfg) == -1)
 		fatal("health table of the upstreams");
 

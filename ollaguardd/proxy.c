@@ -29,6 +29,7 @@
 #include "proxy.h"
 #include "reply.h"
 #include "request.h"
+#include "streamusage.h"
 #include "xfer.h"
 
 static CURL		*curl;
@@ -290,7 +291,10 @@ finish(struct xfer *xf, struct outcome *o)
 		finish_list(xf, o);
 		return;
 	}
-	if (xf->head_pending && xfer_send_head(xf) == -1)
+	if (xf->pr != NULL && xf->pr->filter != NULL &&
+	    streamusage_end(xf->pr->filter, xfer_relay, xf) == -1)
+		;	/* xfer_relay set xf->fail */
+	else if (xf->head_pending && xfer_send_head(xf) == -1)
 		xf->fail = PF_CLIENT_GONE;
 	else if (xf->chunked_out && client_send(xf->c, "0\r\n\r\n", 5) == -1)
 		xf->fail = PF_CLIENT_GONE;

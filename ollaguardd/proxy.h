@@ -11,7 +11,9 @@
 
 struct client;
 struct config;
+struct meter;
 struct outcome;
+struct streamusage_filter;
 
 /*
  * What the caller changes about one forward; NULL for none.  body: the
@@ -19,6 +21,8 @@ struct outcome;
  * from the client.  allow: the answer is a model list to filter with
  * bodymodel_filter_list (asked for uncompressed, read whole up to
  * list_max bytes, 502 if not a list) and sent with its new length.
+ * meter: fed every body byte relayed (metering).  filter: the response
+ * goes through it (openai-stream-usage = add).
  */
 struct proxy_req {
 	const char	*body;
@@ -26,6 +30,8 @@ struct proxy_req {
 	int		(*allow)(const char *name, void *arg);
 	void		*arg;
 	size_t		 list_max;
+	struct meter	*meter;
+	struct streamusage_filter *filter;
 };
 
 /* After fork: makes the easy handle.  -1 if libcurl fails. */

@@ -25,6 +25,9 @@
 #include "config.h"
 #include "gate.h"
 #include "log.h"
+#include "metering.h"
+#include "metrics.h"
+#include "metricsep.h"
 #include "monotime.h"
 #include "peerlimit.h"
 #include "proxy.h"
@@ -154,6 +157,8 @@ refuse_key(struct client *c, enum auth_result a, struct outcome *o)
 		return;
 	}
 	o->fail = "auth";
+	metrics_auth_failure(a == AUTH_MISSING ? "missing-key" :
+	    "invalid-key");
 	if (conf->auth_fail_limit > 0 && limited(c, o))
 		return;
 	log_warnx("auth failed: client=%s reason=%s%s%s", c->addr,
@@ -235,7 +240,8 @@ forward_gated(struct client *c, struct outcome *o)
 {
 	struct gate g;
 
-	if (gate_check(c, &req_who, &g) == -1) {
+	if (gate_check(c, &req_who, &g) == -1 ||
+	    metering_start(c, &req_who, &g) == -1) {
 		settle_body(c, o);
 		o->status = g.status;
 		o->fail = g.fail;
@@ -250,7 +256,7 @@ forward_gated(struct client *c, struct outcome *o)
 	if (balance_active())
 		balance_forward(c, &req_who, &g, o);
 	else
-		proxy_forward(c, g.use_pr ? &g.pr : NULL, o);
+		proxy_forward(c, &g.pr, o);
 	gate_done(&g);
 }
 
@@ -261,6 +267,10 @@ dispatch(struct client *c, struct access_entry *e, struct outcome *o)
 	enum auth_result a;
 
 	memset(&req_who, 0, sizeof(req_who));
+	if (metricsep_match(c)) {
+		metricsep_serve(c, &req_who, e, o);
+		return;
+	}
 	if (admin_match(c)) {
 		dispatch_admin(c, e, o);
 		return;
@@ -338,6 +348,7 @@ serve_request(struct client *c)
 	e.duration_us = monotime_us() - start;
 	e.bytes_in = c->body_read;
 	e.bytes_out = c->sent;
+	metering_end(c, &req_who, &o, &e);
 	accesslog_write(&e);
 	slot->req_start_ms = 0;
 	slot->key_id = 0;

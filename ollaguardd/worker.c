@@ -26,6 +26,8 @@
 #include "dbconn.h"
 #include "headers.h"
 #include "log.h"
+#include "metering.h"
+#include "metricsep.h"
 #include "proxy.h"
 #include "realip.h"
 #include "scoreboard.h"
@@ -214,6 +216,8 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 		exit(1);
 	auth_init(cfg);
 	admin_init(cfg);
+	metering_init(cfg);
+	metricsep_init(cfg);
 	serve_init(cfg, slot, slotno);
 	realip_init(cfg);
 	headers_set_https(tls_context() != NULL);
@@ -243,15 +247,18 @@ worker_main(int lfd, const struct config *cfg, pid_t master, int slotno,
 					sleep(1);
 			}
 			auth_flush(0);
+			metering_flush(0);
 			continue;
 		}
 		sb_note_busy(slot);	/* wakes the master if the pool is short */
 		client_start(&cl, fd, (struct sockaddr *)&ss);
 		serve_connection(&cl);
 		auth_flush(0);
+		metering_flush(0);
 	}
 	sb_set_state(slot, SB_CLOSING);
 	auth_cleanup();
+	metering_close();
 	proxy_cleanup();
 	dbconn_close();
 	accesslog_close();

@@ -28,11 +28,13 @@
 #include "upstreams.h"
 #include "log.h"
 #include "modellist.h"
+#include "meter.h"
 #include "monotime.h"
 #include "proxy.h"
 #include "xfer.h"
 #include "reply.h"
 #include "request.h"
+#include "streamusage.h"
 
 struct xbufs		 xfer_bufs;
 
@@ -83,18 +85,23 @@ build_response_head(struct xfer *xf)
 {
 	struct response_head h;
 	const char *why;
+	char ce[64];
 
 	/* A worker told to stop says so on the response it is making. */
 	if (*xf->c->stopping)
 		xf->c->req.keepalive = 0;
 	h.buf = xfer_bufs.head;
 	h.size = sizeof(xfer_bufs.head) - EXPOSE_MAX;
-	why = headers_response(xfer_bufs.raw, xf->rawlen, &xf->c->req, xf->is_head,
-	    xf->status, &h);
+	why = headers_response(xfer_bufs.raw, xf->rawlen, &xf->c->req,
+	    xf->is_head, xf->status, &h);
 	if (why != NULL) {
 		bad_upstream(xf, why);
 		return -1;
 	}
+	/* The meter reads identity bodies only. */
+	if (xf->pr != NULL && xf->pr->meter != NULL)
+		meter_begin(xf->pr->meter, headers_find(xfer_bufs.raw,
+		    xf->rawlen, "content-encoding", ce, sizeof(ce)));
 	xf->headlen = h.len;
 	if (xf->expose != NULL)
 		expose_box(xf);
@@ -160,15 +167,47 @@ xfer_send_head(struct xfer *xf)
 	return 0;
 }
 
-size_t
-xfer_write_cb(char *data, size_t size, size_t nitems, void *arg)
+int
+xfer_relay(const char *data, size_t len, void *arg)
 {
 	struct xfer *xf = arg;
 	struct iovec iov[4];
 	char chunk[24];
+	int n = 0;
+
+	if (len == 0)
+		return 0;
+	if (xf->head_pending) {
+		iov[n].iov_base = xfer_bufs.head;
+		iov[n++].iov_len = xf->headlen;
+	}
+	if (xf->chunked_out) {
+		iov[n].iov_base = chunk;
+		iov[n++].iov_len = (size_t)snprintf(chunk, sizeof(chunk),
+		    "%zx\r\n", len);
+	}
+	iov[n].iov_base = (void *)(uintptr_t)data;
+	iov[n++].iov_len = len;
+	if (xf->chunked_out) {
+		iov[n].iov_base = (void *)(uintptr_t)"\r\n";
+		iov[n++].iov_len = 2;
+	}
+	if (client_sendv(xf->c, iov, n) == -1) {
+		xf->fail = errno == EAGAIN || errno == EWOULDBLOCK ?
+		    PF_CLIENT_SLOW : PF_CLIENT_GONE;
+		return -1;
+	}
+	xf->head_pending = 0;
+	xf->head_sent = 1;
+	return 0;
+}
+
+size_t
+xfer_write_cb(char *data, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *xf = arg;
 	const char *why;
 	size_t len = size * nitems;
-	int n = 0;
 
 	xf->last_rx_ms = monotime_ms();
 	if (len == 0 || xf->is_head)
@@ -184,29 +223,13 @@ xfer_write_cb(char *data, size_t size, size_t nitems, void *arg)
 			return bad_upstream(xf, why);
 		return len;
 	}
-	if (xf->head_pending) {
-		iov[n].iov_base = xfer_bufs.head;
-		iov[n++].iov_len = xf->headlen;
-	}
-	if (xf->chunked_out) {
-		iov[n].iov_base = chunk;
-		iov[n++].iov_len = (size_t)snprintf(chunk, sizeof(chunk),
-		    "%zx\r\n", len);
-	}
-	iov[n].iov_base = data;
-	iov[n++].iov_len = len;
-	if (xf->chunked_out) {
-		iov[n].iov_base = (void *)(uintptr_t)"\r\n";
-		iov[n++].iov_len = 2;
-	}
-	if (client_sendv(xf->c, iov, n) == -1) {
-		xf->fail = errno == EAGAIN || errno == EWOULDBLOCK ?
-		    PF_CLIENT_SLOW : PF_CLIENT_GONE;
-		return 0;
-	}
-	xf->head_pending = 0;
-	xf->head_sent = 1;
-	return len;
+	/* The meter sees every byte upstream sent, before any filter. */
+	if (xf->pr != NULL && xf->pr->meter != NULL)
+		meter_feed(xf->pr->meter, data, len);
+	if (xf->pr != NULL && xf->pr->filter != NULL)
+		return streamusage_feed(xf->pr->filter, data, len, xfer_relay,
+		    xf) == -1 ? 0 : len;
+	return xfer_relay(data, len, xf) == -1 ? 0 : len;
 }
 
 size_t

@@ -99,6 +99,9 @@ const char	*xfer_fail_name(enum proxy_fail);
 int		 xfer_send_head(struct xfer *);
 size_t		 xfer_header_cb(char *, size_t, size_t, void *);
 size_t		 xfer_write_cb(char *, size_t, size_t, void *);
+/* Body bytes to the client, with the pending head and the chunk framing
+ * in one sendmsg.  0, or -1 with the xfer's fail set. */
+int		 xfer_relay(const char *, size_t, void *);
 size_t		 xfer_read_cb(char *, size_t, size_t, void *);
 int		 xfer_seek_cb(void *, curl_off_t, int);
 int		 xfer_progress_cb(void *, curl_off_t, curl_off_t, curl_off_t,

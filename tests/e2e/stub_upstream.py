@@ -869,3 +869,96 @@ def _garbage(ex):
 def _close_immediately(ex):
     """Reads the request, answers nothing, closes."""
     ex.close()
+
+
+# ---------------------------------------------------------------------------
+# Metered answers (issue 12): known token counts in every form Ollama and
+# its OpenAI-compatible API send them.  /api/chat, /api/generate,
+# /api/embed and /v1/chat/completions answer this way when the query has
+# usage=FORM; otherwise they echo as before.  USAGE_FORMS gives, per
+# form, the model and the (prompt, completion) counts the answer reports
+# (None: the answer carries no counts).
+
+USAGE_FORMS = {
+    "ndjson": ("m-ndjson", (11, 22)),
+    "json": ("m-json", (7, 13)),
+    "embed": ("m-embed", (5, 0)),
+    "oai-json": ("m-oai", (3, 4)),
+    "sse": ("m-sse", (9, 10)),          # counts only if asked for
+    "sse-none": ("m-sse", None),        # never any counts
+}
+SSE_USAGE_EVENTS = [
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"m-sse",'
+    b'"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n',
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"m-sse",'
+    b'"choices":[{"index":0,"delta":{"content":"lo"},'
+    b'"finish_reason":"stop"}]}\n\n',
+]
+SSE_USAGE_CHUNK = (
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"m-sse",'
+    b'"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":10,'
+    b'"total_tokens":19}}\n\n')
+SSE_DONE = b"data: [DONE]\n\n"
+
+
+def _asked_usage(ex):
+    try:
+        body = json.loads(ex.req.body or b"{}")
+        return bool(body.get("stream_options", {}).get("include_usage"))
+    except (ValueError, AttributeError):
+        return False
+
+
+def _metered(ex):
+    form = ex.query.get("usage")
+    if form == "json-gzip":     # counts inside, but compressed
+        ex.respond(200, gzip.compress(json.dumps({
+            "model": "m-json", "done": True, "prompt_eval_count": 7,
+            "eval_count": 13}).encode(), mtime=0),
+            [("Content-Encoding", "gzip")], "application/json")
+        return
+    if form not in USAGE_FORMS:
+        return _echo(ex)
+    model, counts = USAGE_FORMS[form]
+    if form == "ndjson":
+        p, c = counts
+        ex.send_head(200, [("Content-Type", "application/x-ndjson"),
+                           ("Transfer-Encoding", "chunked")])
+        for w in ("Hel", "lo"):
+            ex.send_chunk(json.dumps({"model": model, "response": w,
+                                      "done": False}).encode() + b"\n")
+        ex.send_chunk(json.dumps({
+            "model": model, "response": "", "done": True,
+            "total_duration": 1000, "load_duration": 2500000,
+            "prompt_eval_count": p, "eval_count": c}).encode() + b"\n")
+        ex.end_chunks()
+    elif form == "json":
+        p, c = counts
+        ex.respond_json(200, {"model": model, "response": "Hello",
+                              "done": True, "prompt_eval_count": p,
+                              "eval_count": c, "load_duration": 1500000})
+    elif form == "embed":
+        ex.respond_json(200, {"model": model, "embeddings": [[0.1, 0.2]],
+                              "prompt_eval_count": counts[0]})
+    elif form == "oai-json":
+        p, c = counts
+        ex.respond_json(200, {
+            "id": "x", "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant",
+                                                 "content": "Hi"}}],
+            "usage": {"prompt_tokens": p, "completion_tokens": c,
+                      "total_tokens": p + c}})
+    else:
+        ex.send_head(200, [("Content-Type", "text/event-stream"),
+                           ("Transfer-Encoding", "chunked")])
+        for e in SSE_USAGE_EVENTS:
+            ex.send_chunk(e)
+        if form == "sse" and _asked_usage(ex):
+            ex.send_chunk(SSE_USAGE_CHUNK)
+        ex.send_chunk(SSE_DONE)
+        ex.end_chunks()
+
+
+for _p in ("/api/chat", "/api/generate", "/api/embed",
+           "/v1/chat/completions"):
+    route(_p)(_metered)

@@ -132,7 +132,8 @@ def test_combined_access_log(daemon_factory, tmp_path):
 
 JSON_FIELDS = {"time", "client", "key", "key_id", "key_name", "method",
                "path", "protocol", "status", "bytes_in", "bytes_out",
-               "duration_ms", "ttfb_ms", "fail"}
+               "duration_ms", "ttfb_ms", "fail", "model", "prompt_tokens",
+               "completion_tokens", "load_ms"}
 
 
 def json_lines(path, n):
@@ -311,7 +312,8 @@ STRICT_COMBINED = re.compile(
     r'(?P<client>[^\s"]+) - (?P<who>[^\s"]+) \[(?P<time>[^\]"]+)\] '
     r'"(?P<method>[A-Z-]+) (?P<path>[^\s"]+) (?P<proto>HTTP/1\.[01])" '
     r'(?P<status>\d{3}) (?P<bytes>\d+) in=\d+ time=[\d.]+ '
-    r'ttfb=(?:[\d.]+|-) fail=[a-z-]+')
+    r'ttfb=(?:[\d.]+|-) fail=[a-z-]+ model=[^\s"]+ prompt=(?:\d+|-) '
+    r'completion=(?:\d+|-) load=(?:[\d.]+|-)')
 
 
 def send_raw_targets(d):

@@ -46,7 +46,7 @@ def test_migration_gives_old_keys_infer_read(tmp_path):
     assert k["name"] == "old" and k["allow"] == ["read", "infer"]
     assert k["models"] is None and k["kind"] == "secret"
     con = sqlite3.connect(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 5
     con.close()
 
 

@@ -40,7 +40,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (regcomp(&combined, "^([^ \"]+) - ([^ \"]+) \\[([^]\"]+)\\] "
 	    "\"([^ \"]+) ([^ \"]+) HTTP/1\\.([0-9]+)\" ([0-9]+) ([0-9]+) "
 	    "in=([0-9]+) time=([0-9.]+) ttfb=([0-9.]+|-) "
-	    "fail=([a-z-]+)\n$", REG_EXTENDED) != 0)
+	    "fail=([a-z-]+) model=[^ \"]+ prompt=([0-9]+|-) "
+	    "completion=([0-9]+|-) load=([0-9.]+|-)"
+	    "( upstream=[^ \"]+ retries=[0-9]+)?\n$", REG_EXTENDED) != 0)
 		abort();
 	return 0;
 }
