@@ -11,6 +11,10 @@
 #                       CURLOPT_CONNECT_ONLY with llhttp (a prototype)
 #   make bench-ctxsw    context switches per request of the workers, and
 #                       where they sleep (perf sched_switch call stacks)
+#   make bench-multi    three upstream boxes against one: CPU per request
+#   make bench-policy   time to first byte a model list adds to a 1 MiB chat
+#   make bench-meter    delay per line of a 1,000-line stream, metered,
+#                       against the bare upstream
 #   make bench-deps     install wrk, nginx, strace ... (as root)
 #
 # Settings are environment variables; see bench/run.sh.
@@ -22,7 +26,7 @@ BENCH_BINS =		$(BUILD)/bench/ogb-upstream $(BUILD)/bench/ogb-streams
 
 .PHONY: bench bench-quick bench-syscalls bench-callgrind bench-deps bench-bins \
 		bench-multi bench-connectonly bench-ctxsw \
-		bench-policy
+		bench-policy bench-meter
 
 bench-bins: $(BENCH_BINS)
 
@@ -60,6 +64,9 @@ bench-callgrind: all bench-bins
 
 bench-deps: deps
 	@$(call install-pkgs,$(BENCH_DEBIAN_PKGS))
+
+bench-meter: all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/meter.sh
 
 bench-policy: all bench-bins
 	BENCH_BUILD=$(abspath $(BUILD)) bash bench/policy.sh
