@@ -11,6 +11,8 @@
 #                       CURLOPT_CONNECT_ONLY with llhttp (a prototype)
 #   make bench-ctxsw    context switches per request of the workers, and
 #                       where they sleep (perf sched_switch call stacks)
+#   make bench-tls      S1 and S4 over https, ollaguardd against nginx on
+#                       the same certificate (bench/results/tls.md)
 #   make bench-deps     install wrk, nginx, strace ... (as root)
 #
 # Settings are environment variables; see bench/run.sh.
@@ -22,7 +24,7 @@ BENCH_BINS =		$(BUILD)/bench/ogb-upstream $(BUILD)/bench/ogb-streams
 
 .PHONY: bench bench-quick bench-syscalls bench-callgrind bench-deps bench-bins \
 		bench-multi bench-connectonly bench-ctxsw \
-		bench-policy
+		bench-policy bench-tls
 
 bench-bins: $(BENCH_BINS)
 
@@ -66,3 +68,6 @@ bench-policy: all bench-bins
 
 bench-multi: all bench-bins
 	BENCH_BUILD=$(abspath $(BUILD)) bash bench/multi.sh
+
+bench-tls: all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/tls.sh
