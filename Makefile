@@ -72,6 +72,9 @@ TEST_PKGS =	libcmocka-dev python3-pytest curl sqlite3 valgrind prometheus \
 # The admin page's browser tests: playwright-core, pinned in
 # tests/browser/package-lock.json, drives Debian's chromium.
 BROWSER_DIR =	tests/browser
+# ollama-js and openai-node, pinned in tests/clients/package-lock.json,
+# talk to the daemon over https.
+CLIENTS_DIR =	tests/clients
 SERVICE_PKGS =	systemd logrotate fail2ban
 # What make deb needs besides the build packages.
 DEB_PKGS =	debhelper devscripts lintian fakeroot
@@ -168,6 +171,8 @@ deps:
 	@command -v npm >/dev/null || { $(call install-pkgs,npm); }
 	@test -d $(BROWSER_DIR)/node_modules/playwright-core || \
 	    (cd $(BROWSER_DIR) && npm ci --no-audit --no-fund)
+	@test -d $(CLIENTS_DIR)/node_modules/openai || \
+	    (cd $(CLIENTS_DIR) && npm ci --no-audit --no-fund)
 
 deps-deb:
 	@$(call install-pkgs,$(BUILD_PKGS) $(DEB_PKGS))

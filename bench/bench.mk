@@ -15,6 +15,8 @@
 #   make bench-policy   time to first byte a model list adds to a 1 MiB chat
 #   make bench-meter    delay per line of a 1,000-line stream, metered,
 #                       against the bare upstream
+#   make bench-tls      S1 and S4 over https, ollaguardd against nginx on
+#                       the same certificate (bench/results/tls.md)
 #   make bench-deps     install wrk, nginx, strace ... (as root)
 #
 # Settings are environment variables; see bench/run.sh.
@@ -26,7 +28,7 @@ BENCH_BINS =		$(BUILD)/bench/ogb-upstream $(BUILD)/bench/ogb-streams
 
 .PHONY: bench bench-quick bench-syscalls bench-callgrind bench-deps bench-bins \
 		bench-multi bench-connectonly bench-ctxsw \
-		bench-policy bench-meter
+		bench-policy bench-meter bench-tls
 
 bench-bins: $(BENCH_BINS)
 
@@ -73,3 +75,6 @@ bench-policy: all bench-bins
 
 bench-multi: all bench-bins
 	BENCH_BUILD=$(abspath $(BUILD)) bash bench/multi.sh
+
+bench-tls: all bench-bins
+	BENCH_BUILD=$(abspath $(BUILD)) bash bench/tls.sh

@@ -86,7 +86,8 @@ al=off
 [ "$ACCESS_LOG" = on ] && al="$d/access.log"
 fill "$HERE/conf/peer-nginx.conf.in" "$d/nginx.conf" DIR="$d" \
     ACCESS_LOG="$al" MAP_SIZE=2048 UP_FAST=$P_UP_FAST \
-    UP_STREAM=$P_UP_STREAM PORT_FAST=$P_NG_FAST PORT_STREAM=$P_NG_STREAM
+    UP_STREAM=$P_UP_STREAM PORT_FAST=$P_NG_FAST PORT_STREAM=$P_NG_STREAM \
+    SSL= TLS=
 start nginx valgrind --tool=callgrind --callgrind-out-file="$RUN/ng.%p" \
     nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" \
     -g 'daemon off; master_process off;'

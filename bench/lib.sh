@@ -1,7 +1,8 @@
 # lib.sh: what run.sh and syscalls.sh share: starting and stopping the
 # processes under test (and only those), templates, probes.  Sourced;
 # expects HERE, PY, RUN, RES, ACCESS_LOG, NG_KEY, MASTER, OGD and the
-# P_UP_* ports to be set, and sets the EXIT trap.
+# P_UP_* ports to be set (and DUR, WARM for wrk_run), and sets the EXIT
+# trap.
 
 PIDS=()
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -96,9 +97,14 @@ nginx_peer() { # NAME PORT_FAST PORT_STREAM NKEYS; sets LASTPID, STARTUP_S
 	EOF
 	local al=off
 	[ "$ACCESS_LOG" = on ] && al="$d/access.log"
+	# NG_CERT and NG_CERT_KEY set: both ports speak TLS only.
+	local ssl= tls=
+	[ -n "${NG_CERT-}" ] && ssl="ssl " && tls="ssl_certificate $NG_CERT;
+	ssl_certificate_key $NG_CERT_KEY;"
 	fill "$HERE/conf/peer-nginx.conf.in" "$d/nginx.conf" DIR="$d" \
 	    ACCESS_LOG="$al" MAP_SIZE=$size UP_FAST=$P_UP_FAST \
-	    UP_STREAM=$P_UP_STREAM PORT_FAST=$2 PORT_STREAM=$3
+	    UP_STREAM=$P_UP_STREAM PORT_FAST=$2 PORT_STREAM=$3 SSL="$ssl" \
+	    TLS="$tls"
 	t0=$(now)
 	start "$1" nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" \
 	    -g 'daemon off;'
@@ -145,14 +151,54 @@ upstreams_start() {
 	stream_upstream_start && fast_upstream_start
 }
 
-# keys_make DB: ten keys made with ollaguard-keyctl; sets OG_KEY to one.
+# keys_make DB: ten keys made with ollaguard-keyctl; sets OG_KEY to one,
+# allowed the manage class too (S4's /big and /upload are not Ollama's).
 keys_make() {
 	local i
-	OG_KEY=$(timeout 30 "$KCTL" --db "$1" add --name bench 2>/dev/null)
+	OG_KEY=$(timeout 30 "$KCTL" --db "$1" add --name bench \
+	    --allow read,infer,manage 2>/dev/null)
 	for ((i = 1; i < 10; i++)); do
 		timeout 30 "$KCTL" --db "$1" add --name "user$i" >/dev/null \
 		    2>&1
 	done
 	[ -n "$OG_KEY" ] || { log "ollaguard-keyctl add printed no key"; \
 	    return 1; }
+}
+
+# wrk_run NAME PORT CONNS KEY PID: a warm-up, then the measured run; the
+# record has wrk's counts, the tree's CPU time per request and the
+# host's busy share.  SCHEME=https measures over TLS.
+wrk_run() {
+	local name=$1 port=$2 c=$3 key=$4 pid=$5 out p0 p1 h0 h1
+	OGB_KEY=$key timeout $((WARM + 20)) wrk -t1 -c"$c" -d"${WARM}s" \
+	    --timeout 5s -s "$HERE/wrk.lua" \
+	    "${SCHEME:-http}://127.0.0.1:$port/api/tags" >/dev/null 2>&1
+	sleep 1
+	p0=$(probe "$pid")
+	h0=$(host_cpu)
+	out=$(OGB_KEY=$key timeout $((DUR + 30)) wrk -t1 -c"$c" \
+	    -d"${DUR}s" --timeout 5s -s "$HERE/wrk.lua" \
+	    "${SCHEME:-http}://127.0.0.1:$port/api/tags" 2>&1 | sed -n 's/^OGB //p')
+	h1=$(host_cpu)
+	p1=$(probe "$pid")
+	[ -n "$out" ] || out='{"requests":0,"rps":0,"failed":1}'
+	rec "$name" "$($PY - "$out" "$p0" "$p1" "$h0" "$h1" <<-'EOF'
+	import json, sys
+	w, p0, p1 = (json.loads(a) for a in sys.argv[1:4])
+	b0, t0 = map(float, sys.argv[4].split())
+	b1, t1 = map(float, sys.argv[5].split())
+	w["cpu_s"] = round(p1["cpu_s"] - p0["cpu_s"], 3)
+	w["cpu_us_per_req"] = round(1e6 * w["cpu_s"] / w["requests"], 2) \
+	    if w["requests"] else None
+	w["host_busy_pct"] = round(100 * (b1 - b0) / max(t1 - t0, 1), 1)
+	w["errors"] = sum(w.get(k, 0) for k in
+	    ("connect", "read", "write", "timeout", "non2xx"))
+	w["ctxsw_per_req"] = round((p1["ctxsw"] - p0["ctxsw"]) / w["requests"],
+	    2) if w["requests"] else None
+	w["nproc_after"] = p1["nproc"]
+	w["pss_after_kb"] = p1["pss_kb"]
+	print(json.dumps(w))
+	EOF
+	)"
+	sleep 1
 }

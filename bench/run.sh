@@ -196,44 +196,6 @@ og_start og-big $P_OG_BIG $P_UP_FAST "$OGDB_BIG" --workers 72 \
 FAST[big]=$P_OG_BIG PID[big]=$LASTPID KEY[big]=$OG_BIG_KEY
 
 # ------------------------------------------------------------ S1
-# wrk_run NAME PORT CONNS KEY PID: a warm-up, then the measured run; the
-# record has wrk's counts, the tree's CPU time per request and the
-# host's busy share.
-wrk_run() {
-	local name=$1 port=$2 c=$3 key=$4 pid=$5 out p0 p1 h0 h1
-	OGB_KEY=$key timeout $((WARM + 20)) wrk -t1 -c"$c" -d"${WARM}s" \
-	    --timeout 5s -s "$HERE/wrk.lua" \
-	    "http://127.0.0.1:$port/api/tags" >/dev/null 2>&1
-	sleep 1
-	p0=$(probe "$pid")
-	h0=$(host_cpu)
-	out=$(OGB_KEY=$key timeout $((DUR + 30)) wrk -t1 -c"$c" \
-	    -d"${DUR}s" --timeout 5s -s "$HERE/wrk.lua" \
-	    "http://127.0.0.1:$port/api/tags" 2>&1 | sed -n 's/^OGB //p')
-	h1=$(host_cpu)
-	p1=$(probe "$pid")
-	[ -n "$out" ] || out='{"requests":0,"rps":0,"failed":1}'
-	rec "$name" "$($PY - "$out" "$p0" "$p1" "$h0" "$h1" <<-'EOF'
-	import json, sys
-	w, p0, p1 = (json.loads(a) for a in sys.argv[1:4])
-	b0, t0 = map(float, sys.argv[4].split())
-	b1, t1 = map(float, sys.argv[5].split())
-	w["cpu_s"] = round(p1["cpu_s"] - p0["cpu_s"], 3)
-	w["cpu_us_per_req"] = round(1e6 * w["cpu_s"] / w["requests"], 2) \
-	    if w["requests"] else None
-	w["host_busy_pct"] = round(100 * (b1 - b0) / max(t1 - t0, 1), 1)
-	w["errors"] = sum(w.get(k, 0) for k in
-	    ("connect", "read", "write", "timeout", "non2xx"))
-	w["ctxsw_per_req"] = round((p1["ctxsw"] - p0["ctxsw"]) / w["requests"],
-	    2) if w["requests"] else None
-	w["nproc_after"] = p1["nproc"]
-	w["pss_after_kb"] = p1["pss_kb"]
-	print(json.dumps(w))
-	EOF
-	)"
-	sleep 1
-}
-
 # A second ollaguardd with a pool sized for 64 connections and kept so
 # (the README's advice: a worker per client at once), to tell the cost
 # of a request from the cost of growing the pool.
