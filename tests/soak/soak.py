@@ -34,6 +34,10 @@ import tempfile
 import threading
 import time
 
+# The soak's requests go to the stub's /echo and /big-download, which the
+# key policy counts as manage endpoints: its keys may use every class.
+ALL_CLASSES = ("--allow", "read,infer,manage")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
@@ -96,7 +100,8 @@ class Soak:
         if not ok:
             raise RuntimeError("the daemon did not start: see daemon.log")
         for i in range(POOL):
-            self.keys.append(self.keyctl("add", "--name", f"soak-{i}"))
+            self.keys.append(self.keyctl("add", "--name", f"soak-{i}",
+                                         *ALL_CLASSES))
 
     def listening(self):
         try:
@@ -205,7 +210,8 @@ class Soak:
         n = POOL
         while not self.stop.wait(1.0):
             try:
-                new = self.keyctl("add", "--name", f"soak-{n}")
+                new = self.keyctl("add", "--name", f"soak-{n}",
+                                  *ALL_CLASSES)
                 n += 1
                 with self.lock:
                     self.keys.append(new)
