@@ -17,6 +17,7 @@
 
 #include "keystore.h"
 #include "keyfile.h"
+#include "keyrow.h"
 #include "timefmt.h"
 
 #define KS_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -98,28 +99,14 @@ struct keystore {
 	char		 errmsg[256];
 };
 
-static const char *const ks_origins[] = {
-	[ORIGIN_GENERATE] = "generate",
-	[ORIGIN_KEYCTL] = "keyctl",
-	[ORIGIN_IMPORT] = "import",
-};
-
-static const char *const ks_kinds[] = {
-	[KIND_SECRET] = "secret",
-	[KIND_SSH] = "ssh-ed25519",
-};
-
 static struct keystore	*ks_open_once(const char *, int, int *, char *,
 		    size_t);
 static int	ks_fail(struct keystore *, int);
 static void	ks_reset(sqlite3_stmt *);
 static int	ks_txbegin(struct keystore *, int *);
 static int	ks_txend(struct keystore *, int, int);
-static void	ks_row(sqlite3_stmt *, struct keyinfo *);
 static int	ks_get(struct keystore *, sqlite3_stmt *, struct keyinfo *);
 static int	ks_exists(struct keystore *, sqlite3_stmt *);
-static void	ks_bind_policy(sqlite3_stmt *, int, const struct keyinfo *);
-static int	ks_named(const char *const *, size_t, const char *, int *);
 
 
 /*
@@ -334,9 +321,9 @@ keystore_add(struct keystore *ks, const struct keyinfo *ki, int64_t *id)
 		sqlite3_bind_int64(st, 5, ki->expires_at);
 	if (ki->revoked_at != 0)
 		sqlite3_bind_int64(st, 6, ki->revoked_at);
-	sqlite3_bind_text(st, 7, ks_origins[ki->origin], -1, SQLITE_STATIC);
-	ks_bind_policy(st, 8, ki);
-	sqlite3_bind_text(st, 17, ks_kinds[ki->kind == KIND_SSH], -1,
+	sqlite3_bind_text(st, 7, keystore_origin_name(ki->origin), -1, SQLITE_STATIC);
+	keyrow_bind_policy(st, 8, ki);
+	sqlite3_bind_text(st, 17, keystore_kind_name(ki->kind == KIND_SSH ? KIND_SSH : KIND_SECRET), -1,
 	    SQLITE_STATIC);
 
 	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
@@ -401,7 +388,7 @@ keystore_lookup_info(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
 	memset(ki, 0, sizeof(*ki));
 	sqlite3_bind_blob(st, 1, hash, KEYGEN_HASHLEN, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ks_row(st, ki);
+		keyrow_read(st, ki);
 		if (ki->revoked_at != 0)
 			state = KEY_REVOKED;
 		else if (ki->expires_at != 0 && ki->expires_at <= now)
@@ -416,29 +403,6 @@ keystore_lookup_info(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
 	}
 	ks_reset(st);
 	return state;
-}
-
-/* Binds allow, models, rpm, concurrency and the quotas from column n
- * on: 9 columns. */
-static void
-ks_bind_policy(sqlite3_stmt *st, int n, const struct keyinfo *ki)
-{
-	sqlite3_bind_int(st, n, ki->allow);
-	if (ki->models[0] != '\0')
-		sqlite3_bind_text(st, n + 1, ki->models, -1, SQLITE_STATIC);
-	if (ki->rpm != 0)
-		sqlite3_bind_int64(st, n + 2, ki->rpm);
-	if (ki->concurrency != 0)
-		sqlite3_bind_int64(st, n + 3, ki->concurrency);
-	if (ki->tokens_per_day > 0)
-		sqlite3_bind_int64(st, n + 4, ki->tokens_per_day);
-	if (ki->tokens_per_month > 0)
-		sqlite3_bind_int64(st, n + 5, ki->tokens_per_month);
-	if (ki->requests_per_day > 0)
-		sqlite3_bind_int64(st, n + 6, ki->requests_per_day);
-	sqlite3_bind_int(st, n + 7, ki->trust_user_header != 0);
-	if (ki->user_tokens_per_day > 0)
-		sqlite3_bind_int64(st, n + 8, ki->user_tokens_per_day);
 }
 
 int
@@ -460,7 +424,7 @@ keystore_update(struct keystore *ks, const struct keyinfo *ki)
 		sqlite3_bind_text(st, 1, ki->name, -1, SQLITE_STATIC);
 	if (ki->expires_at != 0)
 		sqlite3_bind_int64(st, 2, ki->expires_at);
-	ks_bind_policy(st, 3, ki);
+	keyrow_bind_policy(st, 3, ki);
 	sqlite3_bind_int64(st, 12, ki->id);
 	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
 		if (sqlite3_changes(ks->db) == 0)
@@ -475,65 +439,6 @@ keystore_update(struct keystore *ks, const struct keyinfo *ki)
 	return ks_txend(ks, own, ret);
 }
 
-static void
-ks_row(sqlite3_stmt *st, struct keyinfo *ki)
-{
-	const void		*blob;
-	const unsigned char	*s;
-	int			 i;
-
-	memset(ki, 0, sizeof(*ki));
-	ki->id = sqlite3_column_int64(st, 0);
-	blob = sqlite3_column_blob(st, 1);
-	if (blob != NULL && sqlite3_column_bytes(st, 1) == KEYGEN_HASHLEN)
-		memcpy(ki->hash, blob, KEYGEN_HASHLEN);
-	if ((s = sqlite3_column_text(st, 2)) != NULL)
-		strlcpy(ki->hint, (const char *)s, sizeof(ki->hint));
-	if ((s = sqlite3_column_text(st, 3)) != NULL)
-		strlcpy(ki->name, (const char *)s, sizeof(ki->name));
-	ki->created_at = sqlite3_column_int64(st, 4);
-	ki->expires_at = sqlite3_column_int64(st, 5);
-	ki->revoked_at = sqlite3_column_int64(st, 6);
-	ki->last_used_at = sqlite3_column_int64(st, 7);
-	ki->requests = sqlite3_column_int64(st, 8);
-	/* The CHECK constraints keep origin and kind to the known names;
-	 * an unknown kind would be read as nothing it could match. */
-	i = ORIGIN_KEYCTL;
-	ks_named(ks_origins, KS_NITEMS(ks_origins),
-	    (const char *)sqlite3_column_text(st, 9), &i);
-	ki->origin = i;
-	ki->allow = sqlite3_column_int(st, 10);
-	if ((s = sqlite3_column_text(st, 11)) != NULL)
-		strlcpy(ki->models, (const char *)s, sizeof(ki->models));
-	ki->rpm = sqlite3_column_int64(st, 12);
-	ki->concurrency = sqlite3_column_int64(st, 13);
-	i = KIND_SSH + 1;
-	ks_named(ks_kinds, KS_NITEMS(ks_kinds),
-	    (const char *)sqlite3_column_text(st, 14), &i);
-	ki->kind = i;
-	ki->tokens_per_day = sqlite3_column_int64(st, 15);
-	ki->tokens_per_month = sqlite3_column_int64(st, 16);
-	ki->requests_per_day = sqlite3_column_int64(st, 17);
-	ki->trust_user_header = sqlite3_column_int(st, 18);
-	ki->user_tokens_per_day = sqlite3_column_int64(st, 19);
-}
-
-/* The index of name in names into *i; -1 (and *i as it was) if none. */
-static int
-ks_named(const char *const *names, size_t n, const char *name, int *i)
-{
-	size_t	 j;
-
-	if (name == NULL)
-		return -1;
-	for (j = 0; j < n; j++)
-		if (strcmp(name, names[j]) == 0) {
-			*i = j;
-			return 0;
-		}
-	return -1;
-}
-
 /* Runs a bound single-row query: 0, KEYSTORE_NOTFOUND or -1. */
 static int
 ks_get(struct keystore *ks, sqlite3_stmt *st, struct keyinfo *ki)
@@ -541,7 +446,7 @@ ks_get(struct keystore *ks, sqlite3_stmt *st, struct keyinfo *ki)
 	int	 rc, ret = 0;
 
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		ks_row(st, ki);
+		keyrow_read(st, ki);
 	else if (rc == SQLITE_DONE)
 		ret = KEYSTORE_NOTFOUND;
 	else
@@ -609,7 +514,7 @@ keystore_list(struct keystore *ks, int (*cb)(const struct keyinfo *, void *),
 	int		 rc, ret = 0;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ks_row(st, &ki);
+		keyrow_read(st, &ki);
 		if (cb(&ki, arg) == -1)
 			break;
 	}
@@ -677,71 +582,4 @@ keystore_record_use(struct keystore *ks, const struct keyuse *use, size_t n)
 		ks_reset(st);
 	}
 	return ks_txend(ks, own, ret);
-}
-
-/* Revoked beats expired, as in keystore_lookup_name. */
-enum keystate
-keystore_key_state(const struct keyinfo *ki, int64_t now)
-{
-	if (ki->revoked_at != 0)
-		return KEY_REVOKED;
-	if (ki->expires_at != 0 && ki->expires_at <= now)
-		return KEY_EXPIRED;
-	return KEY_ACTIVE;
-}
-
-const char *
-keystore_state_name(enum keystate state)
-{
-	switch (state) {
-	case KEY_UNKNOWN:
-		return "unknown";
-	case KEY_ACTIVE:
-		return "active";
-	case KEY_REVOKED:
-		return "revoked";
-	case KEY_EXPIRED:
-		return "expired";
-	case KEY_ERROR:
-		break;
-	}
-	return "error";
-}
-
-const char *
-keystore_origin_name(enum keyorigin origin)
-{
-	if (origin < ORIGIN_GENERATE || origin > ORIGIN_IMPORT)
-		return "unknown";
-	return ks_origins[origin];
-}
-
-int
-keystore_origin_parse(const char *name, enum keyorigin *origin)
-{
-	int	 i;
-
-	if (ks_named(ks_origins, KS_NITEMS(ks_origins), name, &i) == -1)
-		return -1;
-	*origin = i;
-	return 0;
-}
-
-const char *
-keystore_kind_name(enum keykind kind)
-{
-	if (kind != KIND_SECRET && kind != KIND_SSH)
-		return "unknown";
-	return ks_kinds[kind];
-}
-
-int
-keystore_kind_parse(const char *name, enum keykind *kind)
-{
-	int	 i;
-
-	if (ks_named(ks_kinds, KS_NITEMS(ks_kinds), name, &i) == -1)
-		return -1;
-	*kind = i;
-	return 0;
 }
