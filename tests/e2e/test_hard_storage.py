@@ -322,7 +322,10 @@ def test_db_unreadable_while_running(daemon_factory, nobody_dir):
     the first second may one still pass), a clear log line, no worker
     dies; chmod 600 brings it back within ~2 s."""
     db = os.path.join(nobody_dir, "keys.db")
-    d = daemon_factory(workers=2, db=db, env={"OLLAGUARD_USER": "nobody"})
+    # A pool that neither grows nor shrinks here: the workers counted at
+    # the end must be the ones serving now (a retired spare is no death).
+    d = daemon_factory(workers=2, db=db, env={"OLLAGUARD_USER": "nobody"},
+                       extra_args=["--min-spare", "1", "--max-spare", "8"])
     r = d.generate({"name": "db-key"})
     assert r.status == 200, r
     key = r.json()["key"]
