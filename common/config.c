@@ -194,7 +194,7 @@ static const struct setting settings[] = {
 	NUM("usage-retention", "OLLAGUARD_USAGE_RETENTION", usage_retention,
 	    1, 100000, "400", "days of usage kept in the database"),
 	STR("metrics-allow", "OLLAGUARD_METRICS_ALLOW", metrics_allow,
-	    "127.0.0.1/32,::1/128", "CIDRS", config_check_cidrs,
+	    "127.0.0.1/32,::1/128", "CIDRS", check_cidrs,
 	    "addresses that may GET /metrics without a key"),
 	NUM("clock-offset", "OLLAGUARD_CLOCK_OFFSET", clock_offset,
 	    -3153600000LL, 3153600000LL, "0", "seconds added to now for UTC "
@@ -359,40 +359,6 @@ check_stream_usage(const char *v, const char **why)
 		return 0;
 	*why = "must be off or add";
 	return -1;
-}
-
-int
-config_check_cidrs(const char *v, const char **why)
-{
-	char list[512], *p, *item, *slash;
-	unsigned char buf[sizeof(struct in6_addr)];
-	const char *errstr;
-	int v6;
-
-	if (strlcpy(list, v, sizeof(list)) >= sizeof(list)) {
-		*why = "too long";
-		return -1;
-	}
-	for (p = list; (item = strsep(&p, ",")) != NULL; ) {
-		item += strspn(item, " ");
-		if (*item == '\0')
-			continue;
-		if ((slash = strchr(item, '/')) != NULL)
-			*slash++ = '\0';
-		v6 = strchr(item, ':') != NULL;
-		if (inet_pton(v6 ? AF_INET6 : AF_INET, item, buf) != 1) {
-			*why = "not a list of addresses with /prefix lengths";
-			return -1;
-		}
-		if (slash != NULL) {
-			strtonum(slash, 0, v6 ? 128 : 32, &errstr);
-			if (errstr != NULL) {
-				*why = "a prefix length is out of range";
-				return -1;
-			}
-		}
-	}
-	return 0;
 }
 
 /* yes/no, true/false, on/off, 1/0: -1 if none of them. */

@@ -120,8 +120,6 @@ int	config_file_db(const char *path, char *db, size_t dblen, char *err,
 const char *config_version(void);
 /* Checks the URL that starts a target-url value. */
 int	config_check_url(const char *v, const char **why);
-/* Checks a comma-separated list of CIDRs (metrics-allow). */
-int	config_check_cidrs(const char *v, const char **why);
 /* Wipes the secrets held in cfg. */
 void	config_clear(struct config *cfg);
 

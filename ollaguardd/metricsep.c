@@ -14,6 +14,7 @@
 
 #include "accesslog.h"
 #include "auth.h"
+#include "cidr.h"
 #include "client.h"
 #include "config.h"
 #include "log.h"
@@ -26,89 +27,23 @@
 #define OLLAGUARD_VERSION	"0.1.0"
 #endif
 
-#define ME_NETS		32
 #define ME_BUF_START	(256 * 1024)
 #define ME_BUF_MAX	(16 * 1024 * 1024)
 
-struct me_net {
-	int		 v6;
-	uint8_t		 addr[16];
-	int		 bits;
-};
-
-static struct me_net	 nets[ME_NETS];
-static int		 nnets;
+static struct cidr_list	 allow;
 static int64_t		 window;
 static char		*buf;
 static size_t		 buflen;
 
-/* An address as 16 bytes, IPv4 (and IPv4-mapped IPv6) as 4: -1 if not
- * an address. */
-static int
-me_parse(const char *s, uint8_t out[16], int *v6)
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
-
-	if (inet_pton(AF_INET, s, out) == 1) {
-		*v6 = 0;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, out) != 1)
-		return -1;
-	*v6 = 1;
-	if (memcmp(out, mapped, sizeof(mapped)) == 0) {
-		memmove(out, out + 12, 4);
-		*v6 = 0;
-	}
-	return 0;
-}
-
 void
 metricsep_init(const struct config *cfg)
 {
-	char list[sizeof(cfg->metrics_allow)], *p, *item, *slash;
-	const char *errstr;
-	struct me_net *n;
+	const char *why;
 
 	window = cfg->signature_window;
-	strlcpy(list, cfg->metrics_allow, sizeof(list));
-	for (p = list; (item = strsep(&p, ",")) != NULL && nnets < ME_NETS; ) {
-		item += strspn(item, " ");
-		if (*item == '\0')
-			continue;
-		if ((slash = strchr(item, '/')) != NULL)
-			*slash++ = '\0';
-		n = &nets[nnets];
-		if (me_parse(item, n->addr, &n->v6) == -1)
-			continue;
-		n->bits = n->v6 ? 128 : 32;
-		if (slash != NULL)
-			n->bits = (int)strtonum(slash, 0, n->bits, &errstr);
-		nnets++;
-	}
-}
-
-static int
-me_allowed(const char *addr)
-{
-	uint8_t a[16];
-	int v6, i, bits, full;
-
-	if (me_parse(addr, a, &v6) == -1)
-		return 0;
-	for (i = 0; i < nnets; i++) {
-		if (nets[i].v6 != v6)
-			continue;
-		bits = nets[i].bits;
-		full = bits / 8;
-		if (memcmp(a, nets[i].addr, (size_t)full) != 0)
-			continue;
-		if (bits % 8 == 0 || ((a[full] ^ nets[i].addr[full]) &
-		    (0xff << (8 - bits % 8)) & 0xff) == 0)
-			return 1;
-	}
-	return 0;
+	/* The setting was checked when it was read. */
+	if (cidr_parse_list(cfg->metrics_allow, &allow, &why) == -1)
+		allow.n = 0;
 }
 
 int
@@ -162,7 +97,7 @@ metricsep_serve(struct client *c, struct auth_who *who,
 		return;
 	}
 	if ((a == AUTH_MISSING || (a == AUTH_PASS && who->open)) &&
-	    me_allowed(c->addr)) {
+	    cidr_match(&allow, c->addr)) {
 		me_send(c, o);
 		return;
 	}
