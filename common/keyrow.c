@@ -1,7 +1,7 @@
 /*
  * keyrow: a key's row as the statements of keystore.c read and write
- * it (the columns of a keyinfo, its policy and quota columns), and the
- * names of its states, origins and kinds.
+ * it (those statements, the columns of a keyinfo, its policy and quota
+ * columns), and the names of its states, origins and kinds.
  */
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +13,40 @@
 #include "keystore.h"
 
 #define KR_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+const char *const keyrow_sql[ST_MAX] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_INSERT] = "INSERT INTO keys (hash, hint, name, created_at,"
+	    " expires_at, revoked_at, origin, allow, models, rpm, concurrency,"
+	    " tokens_per_day, tokens_per_month, requests_per_day,"
+	    " trust_user_header, user_tokens_per_day, kind)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_HASHEXISTS] = "SELECT 1 FROM keys WHERE hash = ?",
+	[ST_LOOKUP] = "SELECT " KEYROW_COLS " FROM keys WHERE hash = ?",
+	[ST_GETID] = "SELECT " KEYROW_COLS " FROM keys WHERE id = ?",
+	/* A name may belong to several revoked keys and one active one;
+	 * the active one is the one meant, else the latest. */
+	[ST_GETNAME] = "SELECT " KEYROW_COLS " FROM keys WHERE name = ?"
+	    " ORDER BY revoked_at IS NOT NULL, id DESC LIMIT 1",
+	[ST_GETHASH] = "SELECT " KEYROW_COLS " FROM keys WHERE hash = ?",
+	[ST_REVOKE] = "UPDATE keys SET revoked_at = ?"
+	    " WHERE id = ? AND revoked_at IS NULL",
+	[ST_IDEXISTS] = "SELECT 1 FROM keys WHERE id = ?",
+	[ST_LIST] = "SELECT " KEYROW_COLS " FROM keys ORDER BY id",
+	[ST_COUNT] = "SELECT count(*) FROM keys WHERE revoked_at IS NULL"
+	    " AND (expires_at IS NULL OR expires_at > ?)",
+	[ST_DATAVERSION] = "PRAGMA data_version",
+	[ST_USE] = "UPDATE keys SET requests = requests + ?1,"
+	    " last_used_at = CASE WHEN ?2 > coalesce(last_used_at, 0)"
+	    " THEN ?2 ELSE last_used_at END WHERE id = ?3",
+	[ST_UPDATE] = "UPDATE keys SET name = ?, expires_at = ?, allow = ?,"
+	    " models = ?, rpm = ?, concurrency = ?, tokens_per_day = ?,"
+	    " tokens_per_month = ?, requests_per_day = ?,"
+	    " trust_user_header = ?, user_tokens_per_day = ? WHERE id = ?"
+	    " AND revoked_at IS NULL",
+};
 
 static const char *const kr_origins[] = {
 	[ORIGIN_GENERATE] = "generate",

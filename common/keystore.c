@@ -2,8 +2,8 @@
  * keystore: the SQLite key database.  The file holds one table of key
  * hashes and their metadata; keyfile.c opens, checks and migrates it,
  * and this file runs the queries.  Every statement the programs run is
- * prepared once at open and reused, so the lookup on each request
- * neither parses SQL nor allocates.  Errors go back to the caller in
+ * prepared the first time it is used and then reused, so the lookup on
+ * each request neither parses SQL nor allocates.  Errors go back to the caller in
  * err or through keystore_errmsg; nothing here logs, and no key or
  * hash ever appears in a message.
  */
@@ -20,66 +20,6 @@
 #include "keyrow.h"
 #include "timefmt.h"
 
-#define KS_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
-
-#define KS_COLS	"id, hash, hint, name, created_at, expires_at, revoked_at, " \
-		"last_used_at, requests, origin, allow, models, rpm, " \
-		"concurrency, kind, tokens_per_day, tokens_per_month, " \
-		"requests_per_day, trust_user_header, user_tokens_per_day"
-
-enum ks_stmt {
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_INSERT,
-	ST_HASHEXISTS,
-	ST_LOOKUP,
-	ST_GETID,
-	ST_GETNAME,
-	ST_GETHASH,
-	ST_REVOKE,
-	ST_IDEXISTS,
-	ST_LIST,
-	ST_COUNT,
-	ST_DATAVERSION,
-	ST_USE,
-	ST_UPDATE,
-	ST_MAX
-};
-
-static const char *const ks_sql[ST_MAX] = {
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_INSERT] = "INSERT INTO keys (hash, hint, name, created_at,"
-	    " expires_at, revoked_at, origin, allow, models, rpm, concurrency,"
-	    " tokens_per_day, tokens_per_month, requests_per_day,"
-	    " trust_user_header, user_tokens_per_day, kind)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	[ST_HASHEXISTS] = "SELECT 1 FROM keys WHERE hash = ?",
-	[ST_LOOKUP] = "SELECT " KS_COLS " FROM keys WHERE hash = ?",
-	[ST_GETID] = "SELECT " KS_COLS " FROM keys WHERE id = ?",
-	/* A name may belong to several revoked keys and one active one;
-	 * the active one is the one meant, else the latest. */
-	[ST_GETNAME] = "SELECT " KS_COLS " FROM keys WHERE name = ?"
-	    " ORDER BY revoked_at IS NOT NULL, id DESC LIMIT 1",
-	[ST_GETHASH] = "SELECT " KS_COLS " FROM keys WHERE hash = ?",
-	[ST_REVOKE] = "UPDATE keys SET revoked_at = ?"
-	    " WHERE id = ? AND revoked_at IS NULL",
-	[ST_IDEXISTS] = "SELECT 1 FROM keys WHERE id = ?",
-	[ST_LIST] = "SELECT " KS_COLS " FROM keys ORDER BY id",
-	[ST_COUNT] = "SELECT count(*) FROM keys WHERE revoked_at IS NULL"
-	    " AND (expires_at IS NULL OR expires_at > ?)",
-	[ST_DATAVERSION] = "PRAGMA data_version",
-	[ST_USE] = "UPDATE keys SET requests = requests + ?1,"
-	    " last_used_at = CASE WHEN ?2 > coalesce(last_used_at, 0)"
-	    " THEN ?2 ELSE last_used_at END WHERE id = ?3",
-	[ST_UPDATE] = "UPDATE keys SET name = ?, expires_at = ?, allow = ?,"
-	    " models = ?, rpm = ?, concurrency = ?, tokens_per_day = ?,"
-	    " tokens_per_month = ?, requests_per_day = ?,"
-	    " trust_user_header = ?, user_tokens_per_day = ? WHERE id = ?"
-	    " AND revoked_at IS NULL",
-};
 
 struct keystore {
 	sqlite3		*db;
@@ -96,6 +36,7 @@ struct keystore {
 	uint64_t	 writes;
 	uint64_t	 writes_seen;
 	int64_t		 changes;	/* total_changes at BEGIN */
+	int		 stfail;	/* ks_fail's answer when ks_st fails */
 	char		 errmsg[256];
 };
 
@@ -107,6 +48,7 @@ static int	ks_txbegin(struct keystore *, int *);
 static int	ks_txend(struct keystore *, int, int);
 static int	ks_get(struct keystore *, sqlite3_stmt *, struct keyinfo *);
 static int	ks_exists(struct keystore *, sqlite3_stmt *);
+static sqlite3_stmt *ks_st(struct keystore *, int);
 
 
 /*
@@ -135,7 +77,6 @@ ks_open_once(const char *path, int flags, int *busy, char *err,
     size_t errlen)
 {
 	struct keystore	*ks;
-	int		 rc, i;
 
 	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -145,15 +86,6 @@ ks_open_once(const char *path, int flags, int *busy, char *err,
 	    errlen)) == NULL) {
 		free(ks);
 		return NULL;
-	}
-	for (i = 0; i < ST_MAX; i++) {
-		rc = sqlite3_prepare_v3(ks->db, ks_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &ks->st[i], NULL);
-		if (rc != SQLITE_OK) {
-			*busy = keyfile_openerr(ks->db, rc, path, err, errlen);
-			keystore_close(ks);
-			return NULL;
-		}
 	}
 	return ks;
 }
@@ -202,6 +134,26 @@ ks_fail(struct keystore *ks, int rc)
 	}
 }
 
+/*
+ * A statement, compiled the first time it is needed: a daemon's worker
+ * uses four of them, and compiling all at start made each new worker
+ * (a burst forks hundreds) pay for the rest.  NULL, with the error kept
+ * for keystore_errmsg, when SQLite cannot compile it.
+ */
+static sqlite3_stmt *
+ks_st(struct keystore *ks, int i)
+{
+	int	 rc;
+
+	if (ks->st[i] == NULL && (rc = sqlite3_prepare_v3(ks->db, keyrow_sql[i],
+	    -1, SQLITE_PREPARE_PERSISTENT, &ks->st[i], NULL)) != SQLITE_OK) {
+		ks->stfail = ks_fail(ks, rc);
+		sqlite3_finalize(ks->st[i]);
+		ks->st[i] = NULL;
+	}
+	return ks->st[i];
+}
+
 /* Statements are reset at once so none holds a read snapshot open. */
 static void
 ks_reset(sqlite3_stmt *st)
@@ -214,39 +166,49 @@ ks_reset(sqlite3_stmt *st)
 static int
 ks_txbegin(struct keystore *ks, int *own)
 {
-	int	 rc, ret = 0;
+	sqlite3_stmt	*st;
+	int		 rc, ret = 0;
 
 	*own = 0;
 	if (ks->intx)
 		return 0;
-	if ((rc = sqlite3_step(ks->st[ST_BEGIN])) != SQLITE_DONE)
+	if ((st = ks_st(ks, ST_BEGIN)) == NULL)
+		return ks->stfail;
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
 		ret = ks_fail(ks, rc);
 	else {
 		*own = 1;
 		ks->changes = sqlite3_total_changes64(ks->db);
 	}
-	sqlite3_reset(ks->st[ST_BEGIN]);
+	sqlite3_reset(st);
 	return ret;
 }
 
 static int
 ks_txend(struct keystore *ks, int own, int ret)
 {
-	int	 rc;
+	sqlite3_stmt	*st;
+	int		 rc;
 
 	if (!own)
 		return ret;
-	if (ret == 0) {
-		rc = sqlite3_step(ks->st[ST_COMMIT]);
+	if (ret == 0 && (st = ks_st(ks, ST_COMMIT)) == NULL)
+		ret = ks->stfail;
+	else if (ret == 0) {
+		rc = sqlite3_step(st);
 		if (rc != SQLITE_DONE)
 			ret = ks_fail(ks, rc);
 		else if (sqlite3_total_changes64(ks->db) != ks->changes)
 			ks->writes++;
-		sqlite3_reset(ks->st[ST_COMMIT]);
+		sqlite3_reset(st);
 	}
+	/* A ROLLBACK that cannot be compiled leaves it to sqlite3_exec. */
 	if (ret != 0 && !sqlite3_get_autocommit(ks->db)) {
-		sqlite3_step(ks->st[ST_ROLLBACK]);
-		sqlite3_reset(ks->st[ST_ROLLBACK]);
+		if ((st = ks_st(ks, ST_ROLLBACK)) != NULL) {
+			sqlite3_step(st);
+			sqlite3_reset(st);
+		} else
+			sqlite3_exec(ks->db, "ROLLBACK", NULL, NULL, NULL);
 	}
 	return ret;
 }
@@ -290,7 +252,7 @@ keystore_rollback(struct keystore *ks)
 int
 keystore_add(struct keystore *ks, const struct keyinfo *ki, int64_t *id)
 {
-	sqlite3_stmt	*st = ks->st[ST_INSERT];
+	sqlite3_stmt	*st;
 	size_t		 hintlen, namelen;
 	int		 own, rc, ret;
 
@@ -308,6 +270,8 @@ keystore_add(struct keystore *ks, const struct keyinfo *ki, int64_t *id)
 		    sizeof(ks->errmsg));
 		return -1;
 	}
+	if ((st = ks_st(ks, ST_INSERT)) == NULL)
+		return ks->stfail;
 	if ((ret = ks_txbegin(ks, &own)) != 0)
 		return ret;
 
@@ -334,7 +298,8 @@ keystore_add(struct keystore *ks, const struct keyinfo *ki, int64_t *id)
 		/* Two columns are unique; which one clashed decides. */
 		ks_fail(ks, rc);
 		ks_reset(st);
-		st = ks->st[ST_HASHEXISTS];
+		if ((st = ks_st(ks, ST_HASHEXISTS)) == NULL)
+			return ks_txend(ks, own, ks->stfail);
 		sqlite3_bind_blob(st, 1, ki->hash, KEYGEN_HASHLEN,
 		    SQLITE_STATIC);
 		ret = ks_exists(ks, st);
@@ -381,11 +346,13 @@ enum keystate
 keystore_lookup_info(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
     int64_t now, struct keyinfo *ki)
 {
-	sqlite3_stmt	*st = ks->st[ST_LOOKUP];
+	sqlite3_stmt	*st;
 	enum keystate	 state;
 	int		 rc;
 
 	memset(ki, 0, sizeof(*ki));
+	if ((st = ks_st(ks, ST_LOOKUP)) == NULL)
+		return KEY_ERROR;
 	sqlite3_bind_blob(st, 1, hash, KEYGEN_HASHLEN, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		keyrow_read(st, ki);
@@ -408,7 +375,7 @@ keystore_lookup_info(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
 int
 keystore_update(struct keystore *ks, const struct keyinfo *ki)
 {
-	sqlite3_stmt	*st = ks->st[ST_UPDATE];
+	sqlite3_stmt	*st;
 	int		 own, rc, ret;
 
 	if (strnlen(ki->name, sizeof(ki->name)) == sizeof(ki->name) ||
@@ -418,6 +385,8 @@ keystore_update(struct keystore *ks, const struct keyinfo *ki)
 		    sizeof(ks->errmsg));
 		return -1;
 	}
+	if ((st = ks_st(ks, ST_UPDATE)) == NULL)
+		return ks->stfail;
 	if ((ret = ks_txbegin(ks, &own)) != 0)
 		return ret;
 	if (ki->name[0] != '\0')
@@ -458,34 +427,48 @@ ks_get(struct keystore *ks, sqlite3_stmt *st, struct keyinfo *ki)
 int
 keystore_get_id(struct keystore *ks, int64_t id, struct keyinfo *ki)
 {
-	sqlite3_bind_int64(ks->st[ST_GETID], 1, id);
-	return ks_get(ks, ks->st[ST_GETID], ki);
+	sqlite3_stmt	*st;
+
+	if ((st = ks_st(ks, ST_GETID)) == NULL)
+		return ks->stfail;
+	sqlite3_bind_int64(st, 1, id);
+	return ks_get(ks, st, ki);
 }
 
 int
 keystore_get_name(struct keystore *ks, const char *name, struct keyinfo *ki)
 {
+	sqlite3_stmt	*st;
+
 	if (name == NULL || name[0] == '\0')
 		return KEYSTORE_NOTFOUND;
-	sqlite3_bind_text(ks->st[ST_GETNAME], 1, name, -1, SQLITE_STATIC);
-	return ks_get(ks, ks->st[ST_GETNAME], ki);
+	if ((st = ks_st(ks, ST_GETNAME)) == NULL)
+		return ks->stfail;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	return ks_get(ks, st, ki);
 }
 
 int
 keystore_get_hash(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
     struct keyinfo *ki)
 {
-	sqlite3_bind_blob(ks->st[ST_GETHASH], 1, hash, KEYGEN_HASHLEN,
-	    SQLITE_STATIC);
-	return ks_get(ks, ks->st[ST_GETHASH], ki);
+	sqlite3_stmt	*st;
+
+	if ((st = ks_st(ks, ST_GETHASH)) == NULL)
+		return ks->stfail;
+	sqlite3_bind_blob(st, 1, hash, KEYGEN_HASHLEN, SQLITE_STATIC);
+	return ks_get(ks, st, ki);
 }
 
 int
 keystore_revoke(struct keystore *ks, int64_t id, int64_t now)
 {
-	sqlite3_stmt	*st = ks->st[ST_REVOKE];
+	sqlite3_stmt	*st, *ex;
 	int		 own, rc, ret;
 
+	if ((st = ks_st(ks, ST_REVOKE)) == NULL ||
+	    (ex = ks_st(ks, ST_IDEXISTS)) == NULL)
+		return ks->stfail;
 	if ((ret = ks_txbegin(ks, &own)) != 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, now);
@@ -494,8 +477,8 @@ keystore_revoke(struct keystore *ks, int64_t id, int64_t now)
 		ret = ks_fail(ks, rc);
 	else if (sqlite3_changes(ks->db) == 0) {
 		/* Already revoked is fine; no such key is not. */
-		sqlite3_bind_int64(ks->st[ST_IDEXISTS], 1, id);
-		ret = ks_exists(ks, ks->st[ST_IDEXISTS]);
+		sqlite3_bind_int64(ex, 1, id);
+		ret = ks_exists(ks, ex);
 		if (ret == 0)
 			ret = KEYSTORE_NOTFOUND;
 		else if (ret == 1)
@@ -509,9 +492,12 @@ int
 keystore_list(struct keystore *ks, int (*cb)(const struct keyinfo *, void *),
     void *arg)
 {
-	sqlite3_stmt	*st = ks->st[ST_LIST];
+	sqlite3_stmt	*st;
 	struct keyinfo	 ki;
 	int		 rc, ret = 0;
+
+	if ((st = ks_st(ks, ST_LIST)) == NULL)
+		return ks->stfail;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		keyrow_read(st, &ki);
@@ -527,9 +513,12 @@ keystore_list(struct keystore *ks, int (*cb)(const struct keyinfo *, void *),
 int64_t
 keystore_count_active(struct keystore *ks, int64_t now)
 {
-	sqlite3_stmt	*st = ks->st[ST_COUNT];
+	sqlite3_stmt	*st;
 	int64_t		 n = -1;
 	int		 rc;
+
+	if ((st = ks_st(ks, ST_COUNT)) == NULL)
+		return -1;
 
 	sqlite3_bind_int64(st, 1, now);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -543,9 +532,12 @@ keystore_count_active(struct keystore *ks, int64_t now)
 int
 keystore_changed(struct keystore *ks)
 {
-	sqlite3_stmt	*st = ks->st[ST_DATAVERSION];
+	sqlite3_stmt	*st;
 	int64_t		 v;
 	int		 rc, changed;
+
+	if ((st = ks_st(ks, ST_DATAVERSION)) == NULL)
+		return -1;
 
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
 		ks_fail(ks, rc);
@@ -565,12 +557,14 @@ keystore_changed(struct keystore *ks)
 int
 keystore_record_use(struct keystore *ks, const struct keyuse *use, size_t n)
 {
-	sqlite3_stmt	*st = ks->st[ST_USE];
+	sqlite3_stmt	*st;
 	size_t		 i;
 	int		 own, rc, ret;
 
 	if (n == 0)
 		return 0;
+	if ((st = ks_st(ks, ST_USE)) == NULL)
+		return ks->stfail;
 	if ((ret = ks_txbegin(ks, &own)) != 0)
 		return ret;
 	for (i = 0; i < n && ret == 0; i++) {
