@@ -4,6 +4,7 @@
  * process role so a master's line and a worker's can be told apart.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +20,35 @@ static int	 log_to_stderr = 1;
 static int	 log_level = LOG_LEVEL_INFO;
 static char	 log_prefix[64];
 static char	 log_ident[64] = "ollaguard";
+static long	 log_pid;	/* getpid() is a system call per line */
 
 static void	 vlog(int, int, const char *, va_list);
+
+static void
+log_newpid(void)
+{
+	log_pid = (long)getpid();
+}
 
 void
 log_init(const char *ident, int to_stderr, int level)
 {
+	static int atfork;
+
+	if (!atfork)
+		atfork = pthread_atfork(NULL, NULL, log_newpid) == 0;
+	log_newpid();
 	strlcpy(log_ident, ident, sizeof(log_ident));
 	log_to_stderr = to_stderr;
 	log_level = level;
 	if (!to_stderr)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+int
+log_on_stderr(void)
+{
+	return log_to_stderr;
 }
 
 void
@@ -105,9 +124,11 @@ vlog(int level, int with_errno, const char *fmt, va_list ap)
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
 	}
+	if (log_pid == 0)
+		log_newpid();
 	if (log_to_stderr)
 		fprintf(stderr, "%s[%ld] %s: %s%s\n", log_ident,
-		    (long)getpid(), tag[level], log_prefix, msg);
+		    log_pid, tag[level], log_prefix, msg);
 	else
 		syslog(prio[level], "%s%s", log_prefix, msg);
 	errno = saved;

@@ -16,6 +16,8 @@ void	log_init(const char *ident, int to_stderr, int level);
 void	log_setlevel(int level);
 /* From now on, log to syslog with this facility (LOG_DAEMON, ...). */
 void	log_syslog(int facility);
+/* 1 when messages go to standard error, 0 when to syslog. */
+int	log_on_stderr(void);
 int	log_level_parse(const char *name);
 /* The syslog facility (LOG_DAEMON, ...) called name, or -1. */
 int	log_facility_parse(const char *name);

@@ -349,6 +349,13 @@ accesslog_format(char *line, size_t size, const struct access_entry *e,
 	return (size_t)n;
 }
 
+int
+accesslog_beside_messages(void)
+{
+	return (to == TO_STDERR && log_on_stderr()) ||
+	    (to == TO_SYSLOG && !log_on_stderr());
+}
+
 void
 accesslog_write(const struct access_entry *e)
 {

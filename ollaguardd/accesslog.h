@@ -47,6 +47,12 @@ int	accesslog_open(const struct config *);
 /* Reopens the file (logrotate); keeps the old one if that fails. */
 void	accesslog_reopen(void);
 void	accesslog_write(const struct access_entry *);
+/*
+ * 1 when access lines land where the daemon's own messages do (both on
+ * standard error, or both in syslog): a refused request's access line
+ * then is its one line, and the fail2ban filter reads it.
+ */
+int	accesslog_beside_messages(void);
 /* Formats e's line (combined, or JSON if as_json), newline included,
  * into line; its length, or 0 if it does not fit.  For the fuzzer. */
 size_t	accesslog_format(char *, size_t, const struct access_entry *,

@@ -103,8 +103,9 @@ metricsep_serve(struct client *c, struct auth_who *who,
 	}
 	if (a == AUTH_INVALID) {
 		metrics_auth_failure("invalid-key");
-		log_warnx("auth failed: client=%s reason=invalid-key: /metrics",
-		    c->addr);
+		if (!accesslog_beside_messages())
+			log_warnx("auth failed: client=%s reason=invalid-key: "
+			    "/metrics", c->addr);
 		reply_fail(c, o, 401, "invalid API key", "auth");
 		return;
 	}

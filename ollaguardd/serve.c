@@ -140,8 +140,11 @@ limited(struct client *c, struct outcome *o)
 	return 1;
 }
 
-/* A 401 for a missing or wrong key, logged so fail2ban can act on it;
- * a 503 when the key database cannot say. */
+/*
+ * A 401 for a missing or wrong key, logged so fail2ban can act on it:
+ * by its access line when that lands beside the daemon's messages, else
+ * by a line of its own.  A 503 when the key database cannot say.
+ */
 static void
 refuse_key(struct client *c, enum auth_result a, struct outcome *o)
 {
@@ -161,10 +164,13 @@ refuse_key(struct client *c, enum auth_result a, struct outcome *o)
 	    "invalid-key");
 	if (conf->auth_fail_limit > 0 && limited(c, o))
 		return;
-	log_warnx("auth failed: client=%s reason=%s%s%s", c->addr,
-	    a == AUTH_MISSING ? "missing-key" : "invalid-key",
-	    req_who.why != NULL ? ": " : "",
-	    req_who.why != NULL ? req_who.why : "");
+	if (!accesslog_beside_messages())
+		log_warnx("auth failed: client=%s reason=%s%s%s", c->addr,
+		    a == AUTH_MISSING ? "missing-key" : "invalid-key",
+		    req_who.why != NULL ? ": " : "",
+		    req_who.why != NULL ? req_who.why : "");
+	else if (req_who.why != NULL)
+		log_debug("auth failed: %s", req_who.why);
 	o->status = 401;
 	if (reply_error_hdrs(c, 401, a == AUTH_MISSING ?
 	    "missing API key: send \"Authorization: Bearer <key>\"" :

@@ -449,6 +449,22 @@ def syslog_line(addr, reason, minute=5):
             f"auth failed: client={addr} reason={reason}")
 
 
+# A refused request's access line, where it is the one line (the access
+# log beside the daemon's messages), in either format.
+def combined_401(addr, minute=5):
+    return (f'{addr} - - [26/Nov/2025:14:{minute:02d}:00 +0000] "GET '
+            f'/api/tags HTTP/1.1" 401 75 in=0 time=0.000 ttfb=- fail=auth')
+
+
+def json_401(addr, minute=5):
+    return ('{"time":"2025-11-26T14:%02d:00.000Z","client":"%s",'
+            '"key":"-","key_id":null,"key_name":null,"method":"GET",'
+            '"path":"/api/tags","protocol":"HTTP/1.1","status":401,'
+            '"bytes_in":0,"bytes_out":75,"duration_ms":0.120,'
+            '"ttfb_ms":null,"fail":"auth","model":null,"prompt_tokens":0,'
+            '"completion_tokens":0,"load_ms":null}' % (minute, addr))
+
+
 FAILURES = [("192.0.2.7", "invalid-key"), ("2001:db8::1", "missing-key"),
             ("198.51.100.23", "missing-key"), ("2001:db8:0:1::42",
                                                 "invalid-key")]
@@ -460,6 +476,19 @@ INNOCENT = [
     '200 52 "-" "curl/7.88.1"',
     '{"time":"2025-11-26T14:05:00Z","client":"192.0.2.7","method":"GET",'
     '"path":"/api/tags","status":200}',
+    # access lines that quote a refusal where a client controls the text
+    # (escaped as the daemon escapes it), or refuse for another reason
+    '192.0.2.9 - - [26/Nov/2025:14:05:00 +0000] "GET /x\\x22\\x20401'
+    '\\x200\\x20in=0\\x20time=0.000\\x20ttfb=-\\x20fail=auth HTTP/1.1" '
+    '200 75 in=0 time=0.000 ttfb=- fail=-',
+    '192.0.2.9 - - [26/Nov/2025:14:05:00 +0000] "GET /api/tags HTTP/1.1" '
+    '429 80 in=0 time=0.000 ttfb=- fail=auth-limit',
+    '192.0.2.9 - 7/alice [26/Nov/2025:14:05:00 +0000] "POST /api/chat '
+    'HTTP/1.1" 403 80 in=20 time=0.000 ttfb=- fail=policy',
+    '{"time":"2025-11-26T14:05:00.000Z","client":"192.0.2.9","key":"-",'
+    '"key_id":null,"key_name":null,"method":"GET","path":"/x\\",\\"client'
+    '\\":\\"203.0.113.5\\",\\"status\\":401,\\"fail\\":\\"auth\\",",'
+    '"protocol":"HTTP/1.1","status":404,"fail":"-","model":null}',
     # the burst limiter
     "ollaguardd[1234] warn: worker: auth rate limit: client=192.0.2.7 "
     "reason=invalid-key",
@@ -492,6 +521,12 @@ def test_fail2ban_filter_matches_failures_in_every_log_form(tmp_path):
     assert f2b_matches(d, lines, "file") == want
     lines = [syslog_line(a, r, i) for i, (a, r) in enumerate(FAILURES)]
     assert f2b_matches(d, lines) == want
+    for form in (combined_401, json_401):
+        lines = [form(a, i) for i, (a, _) in enumerate(FAILURES)]
+        assert f2b_matches(d, lines) == want, form.__name__
+        lines = [f"2025-11-26 14:{i:02d}:30 gpu ollaguardd[1234]: {line}"
+                 for i, line in enumerate(lines)]
+        assert f2b_matches(d, lines, "journal") == want, form.__name__
 
 
 def test_fail2ban_filter_ignores_everything_else(tmp_path):
@@ -550,12 +585,14 @@ def test_fail2ban_jail_loads_off_and_then_on(tmp_path):
     assert "['start', 'ollaguard']" in dump
 
 
-def test_fail2ban_filter_matches_what_the_daemon_logs(tmp_path):
+@pytest.mark.parametrize("fmt", ["combined", "json", "off"])
+def test_fail2ban_filter_matches_what_the_daemon_logs(tmp_path, fmt):
     """The real daemon: a wrong key and a missing key make one match each
     for 127.0.0.1; a request with the right key makes none, even when its
     path and headers quote a failure line.  Standard output and standard
-    error (the error and the access log) go to one file, as both go to
-    the journal under systemd."""
+    error (the messages and the access log) go to one file, as both go
+    to the journal under systemd, so each refusal is one line there: its
+    access line, or with the access log off, the "auth failed" line."""
     d = f2b_confdir(tmp_path)
     require_daemon()
     port = free_port()
@@ -563,7 +600,9 @@ def test_fail2ban_filter_matches_what_the_daemon_logs(tmp_path):
     argv = [DAEMON, "--host", "127.0.0.1", "--port", str(port),
             "--db", str(tmp_path / "ollaguard.db"),
             "--master-key", MASTER_KEY, "--user", "root",
-            "--workers", "1", "--log-level", "info"]
+            "--workers", "1", "--log-level", "info",
+            *(["--access-log", "off"] if fmt == "off" else
+              ["--access-log-format", fmt])]
     with StubOllama() as stub, open(logpath, "wb") as logf:
         argv += ["--target-url", stub.url]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf,
@@ -593,6 +632,9 @@ def test_fail2ban_filter_matches_what_the_daemon_logs(tmp_path):
     text = logpath.read_text()
     assert MASTER_KEY not in text
     assert f2b_matches_file(d, logpath) == ["127.0.0.1", "127.0.0.1"], text
+    refused = [l for l in text.splitlines() if " 401 " in l or
+               '"status":401' in l or "] warn: worker: auth failed" in l]
+    assert len(refused) == 2, text
 
 
 def stop_foreground(proc):
