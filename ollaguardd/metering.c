@@ -46,6 +46,7 @@
 struct mreq {
 	int		 active;	/* started: metering_end counts it */
 	int		 quota;		/* admitted by quota_admit */
+	int		 cls;		/* the endpoint's POLICY_* class */
 	char		 user[USAGE_USER_MAX];	/* "": none */
 	char		 model[USAGE_MODEL_MAX];	/* from the request */
 	char		*rewritten;	/* the body with include_usage */
@@ -206,6 +207,7 @@ int
 metering_start(struct client *c, const struct auth_who *who,
     struct gate *g)
 {
+	struct policy_endpoint ep;
 	struct quota_refusal q;
 	const char *user;
 
@@ -223,8 +225,14 @@ metering_start(struct client *c, const struct auth_who *who,
 	strlcpy(mr.model, g->model_name, sizeof(mr.model));
 	if (stream_add && add_stream_usage(c, who, g) == -1)
 		return -1;
-	meter_begin(&meter, NULL);
-	g->pr.meter = &meter;
+	policy_classify(c->req.method, c->req.target, c->req.target_len, &ep);
+	mr.cls = ep.cls;
+	/* Only inference answers carry counts: a model list or a pull's
+	 * progress is relayed without the meter reading its end. */
+	if (ep.cls == POLICY_INFER) {
+		meter_begin(&meter, NULL);
+		g->pr.meter = &meter;
+	}
 	mr.active = 1;
 	return 0;
 }
@@ -233,7 +241,6 @@ void
 metering_end(const struct client *c, const struct auth_who *who,
     const struct outcome *o, struct access_entry *e)
 {
-	struct policy_endpoint ep;
 	const char *model, *user;
 	char kb[32];
 	int64_t now;
@@ -241,18 +248,18 @@ metering_end(const struct client *c, const struct auth_who *who,
 	if (!mr.active)
 		return;
 	mr.active = 0;
-	meter_finish(&meter, &mr.res);
+	if (mr.cls == POLICY_INFER)
+		meter_finish(&meter, &mr.res);
 	model = mr.model[0] != '\0' ? mr.model : mr.res.model;
 	user = mr.user[0] != '\0' ? mr.user : NULL;
 	now = metering_now();
-	policy_classify(c->req.method, c->req.target, c->req.target_len, &ep);
 	usagebuf_add(who->key_id, model, user, now, o->status == 0 ||
 	    o->status >= 400, mr.res.prompt, mr.res.completion,
 	    e->duration_us / 1000);
 	metrics_request(key_label(who, kb, sizeof(kb)), model,
-	    policy_class_name(ep.cls), o->status, mr.res.prompt,
+	    policy_class_name(mr.cls), o->status, mr.res.prompt,
 	    mr.res.completion, e->duration_us, o->ttfb_us);
-	if (!mr.res.found && ep.cls == POLICY_INFER && o->status == 200)
+	if (!mr.res.found && mr.cls == POLICY_INFER && o->status == 200)
 		metrics_unmetered();
 	if (mr.quota)
 		quota_spend(who, user, mr.res.prompt + mr.res.completion,
