@@ -1,8 +1,8 @@
 /*
  * reply: responses the daemon writes whole: errors, /key/generate.
- * Each is formatted into one buffer and sent with one call.
+ * Each is copied into one buffer and sent with one call.
  */
-#include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "client.h"
@@ -37,27 +37,71 @@ reply_reason(int status)
 	}
 }
 
+/* Appends len bytes of s at *p if they fit before end: 0, else -1. */
+static int
+put(char **p, const char *end, const char *s, size_t len)
+{
+	if (len > (size_t)(end - *p))
+		return -1;
+	memcpy(*p, s, len);
+	*p += len;
+	return 0;
+}
+
+static int
+puts0(char **p, const char *end, const char *s)
+{
+	return s == NULL ? 0 : put(p, end, s, strlen(s));
+}
+
+/* The decimal digits of v, at the end of buf[21]; returns where. */
+static const char *
+digits(char *buf, size_t v, size_t *len)
+{
+	char *d = buf + 21;
+
+	do
+		*--d = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	*len = (size_t)(buf + 21 - d);
+	return d;
+}
+
+/*
+ * The head is copied together, not formatted: every refusal and every
+ * daemon-made answer goes through here.
+ */
 int
 reply_body(struct client *c, int status, const char *ctype, const char *body,
     size_t len, const char *hdrs, int close)
 {
-	char head[2048];
-	int n;
+	char head[2048], num[21], code[4];
+	const char *end = head + sizeof(head), *d;
+	char *p = head;
+	size_t dl;
 
 	/* The response of a request that is the connection's last must say
 	 * so, whatever made it the last. */
 	close = close || client_closing(c);
-	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: %s\r\n"
-	    "Content-Length: %zu\r\n"
-	    "%s%s%s\r\n", status, reply_reason(status), ctype, len,
-	    hdrs != NULL ? hdrs : "", c->xhdrs != NULL ? c->xhdrs : "",
-	    close ? "Connection: close\r\n" :
-	    c->req.http_minor == 0 ? "Connection: keep-alive\r\n" : "");
-	if (n < 0 || (size_t)n >= sizeof(head))
+	if (status < 100 || status > 999)
+		status = 500;
+	code[0] = (char)('0' + status / 100);
+	code[1] = (char)('0' + status / 10 % 10);
+	code[2] = (char)('0' + status % 10);
+	code[3] = ' ';
+	d = digits(num, len, &dl);
+	if (put(&p, end, "HTTP/1.1 ", 9) == -1 || put(&p, end, code, 4) ||
+	    puts0(&p, end, reply_reason(status)) ||
+	    put(&p, end, "\r\nContent-Type: ", 16) || puts0(&p, end, ctype) ||
+	    put(&p, end, "\r\nContent-Length: ", 18) ||
+	    put(&p, end, d, dl) || put(&p, end, "\r\n", 2) ||
+	    puts0(&p, end, hdrs) || puts0(&p, end, c->xhdrs) ||
+	    puts0(&p, end, close ? "Connection: close\r\n" :
+	    c->req.http_minor == 0 ? "Connection: keep-alive\r\n" : NULL) ||
+	    put(&p, end, "\r\n", 2))
 		return -1;
 	struct iovec iov[2] = {
-		{ head, (size_t)n },
+		{ head, (size_t)(p - head) },
 		{ (void *)(uintptr_t)body, len },
 	};
 	/* HEAD gets the head a GET would, Content-Length included. */
@@ -79,10 +123,10 @@ reply_error_hdrs(struct client *c, int status, const char *msg,
 	char body[1024];
 	size_t n;
 
-	n = (size_t)snprintf(body, sizeof(body), "{\"error\":\"");
-	n += jsonesc(body + n, sizeof(body) - n - 3, msg, strlen(msg));
-	n += (size_t)snprintf(body + n, sizeof(body) - n, "\"}");
-	return reply_send(c, status, body, n, hdrs, close);
+	memcpy(body, "{\"error\":\"", 10);
+	n = 10 + jsonesc(body + 10, sizeof(body) - 10 - 3, msg, strlen(msg));
+	memcpy(body + n, "\"}", 3);
+	return reply_send(c, status, body, n + 2, hdrs, close);
 }
 
 int
