@@ -175,154 +175,296 @@ stamp(time_t t, char *out, size_t size)
 }
 
 /*
+ * The line is put together by copying, not formatted: printf's work
+ * was a third of a refused request's instructions.  Each field has a
+ * bound of its own (cap), so the line always fits ACCESSLOG_LINE_MAX.
+ */
+struct line {
+	char		*p;
+	char		*end;
+	int		 full;
+};
+
+static void
+l_mem(struct line *l, const char *s, size_t n)
+{
+	if (l->full || n > (size_t)(l->end - l->p)) {
+		l->full = 1;
+		return;
+	}
+	memcpy(l->p, s, n);
+	l->p += n;
+}
+
+#define l_lit(l, s)	l_mem((l), (s), sizeof(s) - 1)
+
+static void
+l_str(struct line *l, const char *s)
+{
+	l_mem(l, s, strlen(s));
+}
+
+static void
+l_i64(struct line *l, int64_t v)
+{
+	char buf[24], *d = buf + sizeof(buf);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do
+		*--d = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--d = '-';
+	l_mem(l, d, (size_t)(buf + sizeof(buf) - d));
+}
+
+/* n thousandths (n >= 0) as "%.3f" would print n / 1000. */
+static void
+l_dec3(struct line *l, int64_t n)
+{
+	char frac[4];
+
+	if (n < 0)
+		n = 0;
+	l_i64(l, n / 1000);
+	frac[0] = '.';
+	frac[1] = (char)('0' + n / 100 % 10);
+	frac[2] = (char)('0' + n / 10 % 10);
+	frac[3] = (char)('0' + n % 10);
+	l_mem(l, frac, 4);
+}
+
+/* Microseconds as seconds with three decimals, rounded. */
+static void
+l_secs(struct line *l, int64_t us)
+{
+	l_dec3(l, (us + 500) / 1000);
+}
+
+/* s escaped for the combined format into at most cap - 1 bytes; the
+ * length written (0: "-" is the caller's to write). */
+static size_t
+l_log(struct line *l, const char *s, size_t len, size_t cap)
+{
+	size_t room = (size_t)(l->end - l->p), n;
+
+	if (l->full || room < cap) {
+		l->full = 1;
+		return 0;
+	}
+	n = log_str(l->p, cap, s, len);
+	l->p += n;
+	return n;
+}
+
+static void
+l_logdash(struct line *l, const char *s, size_t len, size_t cap)
+{
+	if (l_log(l, s, len, cap) == 0)
+		l_lit(l, "-");
+}
+
+/* s escaped for a JSON string into at most cap - 1 bytes. */
+static size_t
+l_json(struct line *l, const char *s, size_t len, size_t cap)
+{
+	size_t room = (size_t)(l->end - l->p), n;
+
+	if (l->full || room < cap) {
+		l->full = 1;
+		return 0;
+	}
+	n = jsonesc(l->p, cap, s, len);
+	l->p += n;
+	return n;
+}
+
+/* A JSON string, or null for an empty one. */
+static void
+l_jsonornull(struct line *l, const char *s, size_t len, size_t cap)
+{
+	if (len == 0) {
+		l_lit(l, "null");
+		return;
+	}
+	l_lit(l, "\"");
+	l_json(l, s, len, cap);
+	l_lit(l, "\"");
+}
+
+/*
  * With several upstreams, the box that answered and the other boxes
  * tried first: " upstream=NAME retries=N", or the same as JSON fields.
  * Nothing with one upstream, so its lines stay as they were.
  */
-static const char *
-upstream_field(const struct access_entry *e, int as_json)
+static void
+l_upstream(struct line *l, const struct access_entry *e, int as_json)
 {
-	static char out[300];
-	char name[200];
-
 	if (e->upstream == NULL)
-		return "";
+		return;
 	if (as_json) {
-		jsonesc(name, sizeof(name), e->upstream,
-		    strnlen(e->upstream, 64));
-		snprintf(out, sizeof(out), ",\"upstream\":\"%s\","
-		    "\"retries\":%d", name, e->retries);
+		l_lit(l, ",\"upstream\":\"");
+		l_json(l, e->upstream, strnlen(e->upstream, 64), 200);
+		l_lit(l, "\",\"retries\":");
 	} else {
-		log_str(name, sizeof(name), e->upstream,
-		    strnlen(e->upstream, 64));
-		snprintf(out, sizeof(out), " upstream=%s retries=%d",
-		    name[0] != '\0' ? name : "-", e->retries);
+		l_lit(l, " upstream=");
+		l_logdash(l, e->upstream, strnlen(e->upstream, 64), 200);
+		l_lit(l, " retries=");
 	}
-	return out;
+	l_i64(l, e->retries);
 }
 
 /* "model", "prompt_tokens", "completion_tokens", "load_ms": null
  * unless the request was forwarded (load_ms: unless Ollama said). */
 static void
-usage_json(const struct access_entry *e, char *out, size_t len)
+l_usage_json(struct line *l, const struct access_entry *e)
 {
-	char model[600], load[32];
-
 	if (!e->metered) {
-		strlcpy(out, "\"model\":null,\"prompt_tokens\":null,"
-		    "\"completion_tokens\":null,\"load_ms\":null", len);
+		l_lit(l, "\"model\":null,\"prompt_tokens\":null,"
+		    "\"completion_tokens\":null,\"load_ms\":null");
 		return;
 	}
-	jsonesc(model, sizeof(model), e->model, strnlen(e->model, 128));
+	l_lit(l, "\"model\":");
+	l_jsonornull(l, e->model, strnlen(e->model, 128), 600);
+	l_lit(l, ",\"prompt_tokens\":");
+	l_i64(l, e->prompt_tokens);
+	l_lit(l, ",\"completion_tokens\":");
+	l_i64(l, e->completion_tokens);
+	l_lit(l, ",\"load_ms\":");
 	if (e->load_us < 0)
-		strlcpy(load, "null", sizeof(load));
+		l_lit(l, "null");
 	else
-		snprintf(load, sizeof(load), "%.3f", (double)e->load_us / 1e3);
-	snprintf(out, len, "\"model\":%s%s%s,\"prompt_tokens\":%lld,"
-	    "\"completion_tokens\":%lld,\"load_ms\":%s",
-	    model[0] != '\0' ? "\"" : "", model[0] != '\0' ? model : "null",
-	    model[0] != '\0' ? "\"" : "", (long long)e->prompt_tokens,
-	    (long long)e->completion_tokens, load);
+		l_dec3(l, e->load_us);
 }
 
 /* " model=M prompt=N completion=N load=S" of the combined format,
  * "-" for what is not known. */
 static void
-usage_combined(const struct access_entry *e, char *out, size_t len)
+l_usage_combined(struct line *l, const struct access_entry *e)
 {
-	char model[400], load[32];
-
 	if (!e->metered) {
-		strlcpy(out, " model=- prompt=- completion=- load=-", len);
+		l_lit(l, " model=- prompt=- completion=- load=-");
 		return;
 	}
-	if (log_str(model, sizeof(model), e->model,
-	    strnlen(e->model, 128)) == 0)
-		strlcpy(model, "-", sizeof(model));
+	l_lit(l, " model=");
+	l_logdash(l, e->model, strnlen(e->model, 128), 400);
+	l_lit(l, " prompt=");
+	l_i64(l, e->prompt_tokens);
+	l_lit(l, " completion=");
+	l_i64(l, e->completion_tokens);
+	l_lit(l, " load=");
 	if (e->load_us < 0)
-		strlcpy(load, "-", sizeof(load));
+		l_lit(l, "-");
 	else
-		snprintf(load, sizeof(load), "%.3f", (double)e->load_us / 1e6);
-	snprintf(out, len, " model=%s prompt=%lld completion=%lld load=%s",
-	    model, (long long)e->prompt_tokens,
-	    (long long)e->completion_tokens, load);
+		l_secs(l, e->load_us);
 }
 
-static int
-format_json(char *line, size_t size, const struct access_entry *e,
-    const struct timespec *ts, const char *ttfb)
+static void
+format_json(struct line *l, const struct access_entry *e,
+    const struct timespec *ts)
 {
-	char when[64], key[1024], path[PATH_OUT], name[800], client[400];
-	char method[200], usage[800];
+	char when[64], path[PATH_OUT];
+	const char *name = e->key_name != NULL ? e->key_name : "";
 
 	stamp(ts->tv_sec, when, sizeof(when));
 	log_target(e, path, sizeof(path));
-	usage_json(e, usage, sizeof(usage));
-	jsonesc(client, sizeof(client), e->client, strlen(e->client));
-	jsonesc(method, sizeof(method), e->method, strlen(e->method));
-	jsonesc(name, sizeof(name), e->key_name != NULL ? e->key_name : "",
-	    e->key_name != NULL ? strnlen(e->key_name, 128) : 0);
+	l_lit(l, "{\"time\":\"");
+	l_str(l, when);
+	l_lit(l, ".");
+	l_mem(l, (const char []){ (char)('0' + ts->tv_nsec / 100000000 % 10),
+	    (char)('0' + ts->tv_nsec / 10000000 % 10),
+	    (char)('0' + ts->tv_nsec / 1000000 % 10) }, 3);
+	l_lit(l, "Z\",\"client\":\"");
+	l_json(l, e->client, strlen(e->client), 400);
+	l_lit(l, "\",\"key\":\"");
 	if (e->key != NULL) {
-		jsonesc(name, sizeof(name), e->key, strnlen(e->key, 64));
-		snprintf(key, sizeof(key), "\"key\":\"%s\","
-		    "\"key_id\":null,\"key_name\":null", name);
-	} else
-		snprintf(key, sizeof(key), "\"key\":\"%lld\","
-		    "\"key_id\":%lld,\"key_name\":%s%s%s",
-		    (long long)e->key_id, (long long)e->key_id,
-		    name[0] != '\0' ? "\"" : "",
-		    name[0] != '\0' ? name : "null",
-		    name[0] != '\0' ? "\"" : "");
-	return snprintf(line, size, "{\"time\":\"%s.%03ldZ\","
-	    "\"client\":\"%s\",%s,\"method\":\"%s\",\"path\":\"%s\","
-	    "\"protocol\":\"HTTP/1.%d\",\"status\":%d,"
-	    "\"bytes_in\":%llu,\"bytes_out\":%llu,"
-	    "\"duration_ms\":%.3f,\"ttfb_ms\":%s,"
-	    "\"fail\":\"%s\",%s%s}\n", when, ts->tv_nsec / 1000000,
-	    client, key, method, path, e->http_minor, e->status,
-	    (unsigned long long)e->bytes_in,
-	    (unsigned long long)e->bytes_out,
-	    (double)e->duration_us / 1000.0, ttfb, e->fail, usage,
-	    upstream_field(e, 1));
+		l_json(l, e->key, strnlen(e->key, 64), 800);
+		l_lit(l, "\",\"key_id\":null,\"key_name\":null");
+	} else {
+		l_i64(l, e->key_id);
+		l_lit(l, "\",\"key_id\":");
+		l_i64(l, e->key_id);
+		l_lit(l, ",\"key_name\":");
+		l_jsonornull(l, name, strnlen(name, 128), 800);
+	}
+	l_lit(l, ",\"method\":\"");
+	l_json(l, e->method, strlen(e->method), 200);
+	l_lit(l, "\",\"path\":\"");
+	l_str(l, path);
+	l_lit(l, "\",\"protocol\":\"HTTP/1.");
+	l_i64(l, e->http_minor);
+	l_lit(l, "\",\"status\":");
+	l_i64(l, e->status);
+	l_lit(l, ",\"bytes_in\":");
+	l_i64(l, (int64_t)e->bytes_in);
+	l_lit(l, ",\"bytes_out\":");
+	l_i64(l, (int64_t)e->bytes_out);
+	l_lit(l, ",\"duration_ms\":");
+	l_dec3(l, e->duration_us);
+	l_lit(l, ",\"ttfb_ms\":");
+	if (e->ttfb_us < 0)
+		l_lit(l, "null");
+	else
+		l_dec3(l, e->ttfb_us);
+	l_lit(l, ",\"fail\":\"");
+	l_str(l, e->fail);
+	l_lit(l, "\",");
+	l_usage_json(l, e);
+	l_upstream(l, e, 1);
+	l_lit(l, "}\n");
 }
 
-static int
-format_combined(char *line, size_t size, const struct access_entry *e,
-    const struct timespec *ts, const char *ttfb)
+static void
+format_combined(struct line *l, const struct access_entry *e,
+    const struct timespec *ts)
 {
-	char when[64], key[600], path[PATH_OUT], name[129], client[200];
-	char method[200], usage[500];
-	size_t i, n;
+	char when[64], path[PATH_OUT], name[129];
+	size_t i;
 
 	stamp(ts->tv_sec, when, sizeof(when));
 	log_target(e, path, sizeof(path));
-	usage_combined(e, usage, sizeof(usage));
-	log_str(client, sizeof(client), e->client, strlen(e->client));
-	log_str(method, sizeof(method), e->method, strlen(e->method));
-	n = 0;
+	l_logdash(l, e->client, strlen(e->client), 200);
+	l_lit(l, " - ");
 	if (e->key != NULL)
-		n = log_str(key, sizeof(key), e->key, strnlen(e->key, 64));
+		l_logdash(l, e->key, strnlen(e->key, 64), 600);
 	else {
-		n = (size_t)snprintf(key, sizeof(key), "%lld",
-		    (long long)e->key_id);
+		l_i64(l, e->key_id);
 		if (e->key_name != NULL && e->key_name[0] != '\0') {
 			/* A name's spaces and quotes have always been '_'. */
 			strlcpy(name, e->key_name, sizeof(name));
 			for (i = 0; name[i] != '\0'; i++)
 				if (name[i] == ' ' || name[i] == '"')
 					name[i] = '_';
-			key[n++] = '/';
-			n += log_str(key + n, sizeof(key) - n, name,
-			    strlen(name));
+			l_lit(l, "/");
+			l_log(l, name, strlen(name), 580);
 		}
 	}
-	return snprintf(line, size, "%s - %s [%s] \"%s %s HTTP/1.%d\" %d "
-	    "%llu in=%llu time=%.3f ttfb=%s fail=%s%s%s\n", client[0] != '\0' ?
-	    client : "-", n > 0 ? key : "-", when,
-	    method[0] != '\0' ? method : "-", path, e->http_minor,
-	    e->status, (unsigned long long)e->bytes_out,
-	    (unsigned long long)e->bytes_in, (double)e->duration_us / 1e6,
-	    ttfb, e->fail, usage, upstream_field(e, 0));
+	l_lit(l, " [");
+	l_str(l, when);
+	l_lit(l, "] \"");
+	l_logdash(l, e->method, strlen(e->method), 200);
+	l_lit(l, " ");
+	l_str(l, path);
+	l_lit(l, " HTTP/1.");
+	l_i64(l, e->http_minor);
+	l_lit(l, "\" ");
+	l_i64(l, e->status);
+	l_lit(l, " ");
+	l_i64(l, (int64_t)e->bytes_out);
+	l_lit(l, " in=");
+	l_i64(l, (int64_t)e->bytes_in);
+	l_lit(l, " time=");
+	l_secs(l, e->duration_us);
+	l_lit(l, " ttfb=");
+	if (e->ttfb_us < 0)
+		l_lit(l, "-");
+	else
+		l_secs(l, e->ttfb_us);
+	l_lit(l, " fail=");
+	l_str(l, e->fail);
+	l_usage_combined(l, e);
+	l_upstream(l, e, 0);
+	l_lit(l, "\n");
 }
 
 /*
@@ -333,20 +475,19 @@ size_t
 accesslog_format(char *line, size_t size, const struct access_entry *e,
     int as_json, const struct timespec *ts)
 {
-	char ttfb[32];
-	int n;
+	struct line l = { line, line + size - 1, 0 };
 
 	json = as_json;
-	if (e->ttfb_us < 0)
-		strlcpy(ttfb, json ? "null" : "-", sizeof(ttfb));
-	else
-		snprintf(ttfb, sizeof(ttfb), "%.3f", json ?
-		    (double)e->ttfb_us / 1e3 : (double)e->ttfb_us / 1e6);
-	n = json ? format_json(line, size, e, ts, ttfb) :
-	    format_combined(line, size, e, ts, ttfb);
-	if (n <= 0 || (size_t)n >= size)
+	if (size == 0)
 		return 0;
-	return (size_t)n;
+	if (json)
+		format_json(&l, e, ts);
+	else
+		format_combined(&l, e, ts);
+	if (l.full)
+		return 0;
+	*l.p = '\0';
+	return (size_t)(l.p - line);
 }
 
 int
