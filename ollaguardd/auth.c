@@ -50,6 +50,7 @@ static struct keyuse	 uses[AUTH_USES];
  */
 struct cached {
 	uint8_t		 hash[KEYGEN_HASHLEN];
+	uint32_t	 gen;		/* valid while it is cache_gen */
 	int64_t		 id;		/* 0: empty */
 	int64_t		 expires_at;
 	enum keykind	 kind;
@@ -68,9 +69,16 @@ static struct cached	 cache[AUTH_CACHE];
 /* Hashes no active key has, until the database changes. */
 struct miss {
 	uint8_t		 hash[KEYGEN_HASHLEN];
-	int		 used;
+	uint32_t	 gen;		/* valid while it is cache_gen */
 };
 static struct miss	 misses[AUTH_MISSES];
+/*
+ * Both caches are emptied by moving to the next generation, not by
+ * clearing them: they are 260 KiB, every worker's first request would
+ * fault all of it in, and the database changes every few seconds (each
+ * worker's usage flush).
+ */
+static uint32_t		 cache_gen = 1;
 static char		 last_key[AUTH_KEY_MAX];
 static size_t		 last_len;
 static uint8_t		 last_hash[KEYGEN_HASHLEN];
@@ -116,8 +124,11 @@ auth_refresh(struct keystore *ks)
 	}
 	if (!changed)
 		return 0;
-	memset(cache, 0, sizeof(cache));
-	memset(misses, 0, sizeof(misses));
+	if (++cache_gen == 0) {
+		memset(cache, 0, sizeof(cache));
+		memset(misses, 0, sizeof(misses));
+		cache_gen = 1;
+	}
 	if (have_master)
 		return 0;
 	if ((n = keystore_count_active(ks, time(NULL))) == -1) {
@@ -152,7 +163,7 @@ is_miss(const uint8_t hash[KEYGEN_HASHLEN])
 {
 	struct miss *m = miss_slot(hash);
 
-	return m->used && keygen_hash_equal(m->hash, hash);
+	return m->gen == cache_gen && keygen_hash_equal(m->hash, hash);
 }
 
 static void
@@ -161,7 +172,7 @@ note_miss(const uint8_t hash[KEYGEN_HASHLEN])
 	struct miss *m = miss_slot(hash);
 
 	memcpy(m->hash, hash, KEYGEN_HASHLEN);
-	m->used = 1;
+	m->gen = cache_gen;
 }
 
 /*
@@ -258,7 +269,8 @@ auth_lookup(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
 	time_t now = time(NULL);
 
 	slot = cache_slot(hash);
-	if (slot->id != 0 && keygen_hash_equal(slot->hash, hash) &&
+	if (slot->gen == cache_gen && slot->id != 0 &&
+	    keygen_hash_equal(slot->hash, hash) &&
 	    slot->kind == kind &&
 	    (slot->expires_at == 0 || slot->expires_at > now)) {
 		who_from(who, slot);
@@ -274,6 +286,7 @@ auth_lookup(struct keystore *ks, const uint8_t hash[KEYGEN_HASHLEN],
 		if (ki.kind != kind)
 			return AUTH_INVALID;
 		memcpy(slot->hash, hash, KEYGEN_HASHLEN);
+		slot->gen = cache_gen;
 		slot->id = ki.id;
 		slot->expires_at = ki.expires_at;
 		slot->kind = ki.kind;
