@@ -2,7 +2,9 @@
 # Included by the top-level Makefile (-include bench/bench.mk).
 #
 #   make bench          build what it needs, run every scenario, print one
-#                       table and write it to bench/results/latest.md
+#                       table and write it to bench/results/latest.md; then
+#                       the shared kit's cross-check (bench/kit.sh,
+#                       bench/results/kit.md) when ../shared/bench exists
 #   make bench-quick    the same, every step short (a smoke test)
 #   make bench-syscalls syscalls per request of the workers (strace -c),
 #                       and where perf works, their CPU profile by library
@@ -21,7 +23,9 @@
 #
 # Settings are environment variables; see bench/run.sh.
 
-BENCH_DEBIAN_PKGS =	wrk nginx curl python3 strace procps valgrind
+# The shared kit's cross-check adds gcc and its Python peer's modules.
+BENCH_DEBIAN_PKGS =	wrk nginx curl python3 strace procps valgrind gcc \
+			python3-fastapi python3-httpx python3-uvicorn
 # The helpers need none of the project's libraries, only its warnings.
 BENCH_CFLAGS =		-std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN)
 BENCH_BINS =		$(BUILD)/bench/ogb-upstream $(BUILD)/bench/ogb-streams
@@ -54,6 +58,7 @@ bench-ctxsw: all bench-bins
 
 bench: bench-deps all bench-bins
 	BENCH_BUILD=$(abspath $(BUILD)) bash bench/run.sh
+	bash bench/kit.sh
 
 bench-quick: bench-deps all bench-bins
 	BENCH_QUICK=1 BENCH_BUILD=$(abspath $(BUILD)) bash bench/run.sh

@@ -229,6 +229,8 @@ if nginx_peer nginx-big $P_NG_BIG $P_NG_BIG_S "$NKEYS"; then
 		log "S6 nginx, $NKEYS keys: $c connections, ${DUR}s"
 		wrk_run "s6_c${c}_nginx_r1" $P_NG_BIG $c "$NG_KEY" $NG_BIG_PID
 	done
+	log "auth reject: nginx, $NKEYS keys, wrong key, 16 connections"
+	wrk_run auth_big_nginx_r1 $P_NG_BIG 16 "$WRONG" $NG_BIG_PID
 	stop $NG_BIG_PID
 fi
 

@@ -254,13 +254,26 @@ keyctl_cmdname(void)
 	return curcmd != NULL ? curcmd->name : getprogname();
 }
 
+/*
+ * The classes a new key gets: OLLAGUARD_DEFAULT_ALLOW, as the daemon
+ * reads it (the environment over the file), else the --config file's
+ * default-allow, else infer,read.
+ */
 int
 keyctl_default_allow(void)
 {
 	struct config	*cfg;
 	char		 msg[PATH_MAX + 128];
+	const char	*env;
 	int		 mask;
 
+	if ((env = getenv("OLLAGUARD_DEFAULT_ALLOW")) != NULL &&
+	    *env != '\0') {
+		if (policy_allow_parse(env, &mask, msg, sizeof(msg)) == -1)
+			errx(KEYCTL_USAGE, "%s: OLLAGUARD_DEFAULT_ALLOW: %s",
+			    keyctl_cmdname(), msg);
+		return mask;
+	}
 	if (confpath == NULL)
 		return POLICY_DEFAULT_ALLOW;
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)

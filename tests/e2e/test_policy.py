@@ -160,12 +160,32 @@ def test_keyctl_default_allow_from_config(tmp_path):
     assert show(db, "x")["allow"] == ["read", "infer", "manage"]
 
 
-def subprocess_keyctl(db, *args):
+def test_keyctl_default_allow_from_the_environment(tmp_path):
+    """OLLAGUARD_DEFAULT_ALLOW, as the daemon reads it: over the --config
+    file's line; a bad value is a usage error that adds nothing."""
+    db = tmp_path / "k.db"
+    conf = tmp_path / "ollaguard.conf"
+    conf.write_text("default-allow = read\n")
+    env = {"OLLAGUARD_DEFAULT_ALLOW": "infer,read,manage"}
+    p = subprocess_keyctl(db, "add", "--name", "x", env=env)
+    assert p.returncode == 0, p.stderr
+    assert show(db, "x")["allow"] == ["read", "infer", "manage"]
+    p = subprocess_keyctl(db, "--config", str(conf), "add", "--name", "y",
+                          env={"OLLAGUARD_DEFAULT_ALLOW": "infer"})
+    assert p.returncode == 0, p.stderr
+    assert show(db, "y")["allow"] == ["infer"]
+    p = subprocess_keyctl(db, "add", "--name", "z",
+                          env={"OLLAGUARD_DEFAULT_ALLOW": "everything"})
+    assert p.returncode == 2 and "OLLAGUARD_DEFAULT_ALLOW" in p.stderr
+    assert len(json.loads(keyctl(db, "list", "--json").stdout)) == 2
+
+
+def subprocess_keyctl(db, *args, env=None):
     import subprocess
     from conftest import KEYCTL, daemon_env
     return subprocess.run([KEYCTL, "--db", str(db), *args],
                           capture_output=True, text=True, timeout=15,
-                          env=daemon_env())
+                          env={**daemon_env(), **(env or {})})
 
 
 def ssh_keygen(tmp_path, name="id_ed25519"):
