@@ -17,19 +17,7 @@ BUILD=${BENCH_BUILD:-$ROOT/build}
 ROUNDS=${BENCH_METER_ROUNDS:-3}
 BASE=$(( ${BENCH_PORT_BASE:-19000} + 300 ))
 KEY=bench-master-key-0123456789abcdef
-TMP=$(mktemp -d)
-USER_ARG=
-[ "$(id -u)" = 0 ] && USER_ARG="--user root"
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$HERE/scratch.sh"
 
 "$BUILD/bench/ogb-upstream" -a 127.0.0.1 -p $((BASE + 1)) &
 PIDS+=($!)

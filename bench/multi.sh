@@ -18,19 +18,7 @@ BUILD=${BENCH_BUILD:-$ROOT/build}
 DUR=${BENCH_DURATION:-5}
 BASE=$(( ${BENCH_PORT_BASE:-19000} + 100 ))
 KEY=bench-master-key-0123456789abcdef
-TMP=$(mktemp -d)
-USER_ARG=
-[ "$(id -u)" = 0 ] && USER_ARG="--user root"
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$HERE/scratch.sh"
 
 cpu() {
 	/usr/bin/python3 "$HERE/procstat.py" tree "$1" |

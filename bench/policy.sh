@@ -16,19 +16,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 BUILD=${BENCH_BUILD:-$ROOT/build}
 N=${BENCH_POLICY_N:-40}
 BASE=$(( ${BENCH_PORT_BASE:-19000} + 200 ))
-TMP=$(mktemp -d)
-USER_ARG=
-[ "$(id -u)" = 0 ] && USER_ARG="--user root"
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$HERE/scratch.sh"
 
 "$BUILD/bench/ogb-upstream" -a 127.0.0.1 -p $((BASE + 1)) &
 PIDS+=($!)
