@@ -241,20 +241,28 @@ l_secs(struct line *l, int64_t us)
 	l_dec3(l, (us + 500) / 1000);
 }
 
-/* s escaped for the combined format into at most cap - 1 bytes; the
- * length written (0: "-" is the caller's to write). */
+/* s escaped by esc (log_str or jsonesc) into at most cap - 1 bytes;
+ * the length written. */
 static size_t
-l_log(struct line *l, const char *s, size_t len, size_t cap)
+l_esc(struct line *l, size_t (*esc)(char *, size_t, const char *, size_t),
+    const char *s, size_t len, size_t cap)
 {
-	size_t room = (size_t)(l->end - l->p), n;
+	size_t n;
 
-	if (l->full || room < cap) {
+	if (l->full || (size_t)(l->end - l->p) < cap) {
 		l->full = 1;
 		return 0;
 	}
-	n = log_str(l->p, cap, s, len);
+	n = esc(l->p, cap, s, len);
 	l->p += n;
 	return n;
+}
+
+/* For the combined format: 0 written means "-" is the caller's. */
+static size_t
+l_log(struct line *l, const char *s, size_t len, size_t cap)
+{
+	return l_esc(l, log_str, s, len, cap);
 }
 
 static void
@@ -264,19 +272,10 @@ l_logdash(struct line *l, const char *s, size_t len, size_t cap)
 		l_lit(l, "-");
 }
 
-/* s escaped for a JSON string into at most cap - 1 bytes. */
-static size_t
+static void
 l_json(struct line *l, const char *s, size_t len, size_t cap)
 {
-	size_t room = (size_t)(l->end - l->p), n;
-
-	if (l->full || room < cap) {
-		l->full = 1;
-		return 0;
-	}
-	n = jsonesc(l->p, cap, s, len);
-	l->p += n;
-	return n;
+	l_esc(l, jsonesc, s, len, cap);
 }
 
 /* A JSON string, or null for an empty one. */

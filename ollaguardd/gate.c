@@ -305,10 +305,10 @@ gate_check(struct client *c, const struct auth_who *who, struct gate *g)
 	struct policy_endpoint ep;
 
 	memset(g, 0, sizeof(*g));
-	if ((who->master || who->open) && !route_body)
-		return 0;
 	policy_classify(r->method, r->target, r->target_len, &ep);
 	g->cls = ep.cls;
+	if ((who->master || who->open) && !route_body)
+		return 0;
 	if (who->master || who->open)
 		return read_route_model(c, who, &ep, g);
 	if ((ep.cls & who->allow) == 0) {

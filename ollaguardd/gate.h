@@ -26,8 +26,8 @@ struct gate {
 	int		 use_pr;	/* pr applies (a body or a filter) */
 	char		*body;		/* the body read whole (malloc'd) */
 	int		 limited;	/* holds a keylimit slot */
-	/* With several upstreams: */
 	int		 cls;		/* the endpoint's POLICY_* class */
+	/* With several upstreams: */
 	uint64_t	 model;		/* health_model_hash, 0: none named */
 	/* The first model the request names, when its body was read. */
 	char		 model_name[MODELNAME_MAX];

@@ -207,7 +207,6 @@ int
 metering_start(struct client *c, const struct auth_who *who,
     struct gate *g)
 {
-	struct policy_endpoint ep;
 	struct quota_refusal q;
 	const char *user;
 
@@ -225,11 +224,10 @@ metering_start(struct client *c, const struct auth_who *who,
 	strlcpy(mr.model, g->model_name, sizeof(mr.model));
 	if (stream_add && add_stream_usage(c, who, g) == -1)
 		return -1;
-	policy_classify(c->req.method, c->req.target, c->req.target_len, &ep);
-	mr.cls = ep.cls;
+	mr.cls = g->cls;
 	/* Only inference answers carry counts: a model list or a pull's
 	 * progress is relayed without the meter reading its end. */
-	if (ep.cls == POLICY_INFER) {
+	if (mr.cls == POLICY_INFER) {
 		meter_begin(&meter, NULL);
 		g->pr.meter = &meter;
 	}

@@ -90,7 +90,7 @@ reply_body(struct client *c, int status, const char *ctype, const char *body,
 	code[2] = (char)('0' + status % 10);
 	code[3] = ' ';
 	d = digits(num, len, &dl);
-	if (put(&p, end, "HTTP/1.1 ", 9) == -1 || put(&p, end, code, 4) ||
+	if (put(&p, end, "HTTP/1.1 ", 9) || put(&p, end, code, 4) ||
 	    puts0(&p, end, reply_reason(status)) ||
 	    put(&p, end, "\r\nContent-Type: ", 16) || puts0(&p, end, ctype) ||
 	    put(&p, end, "\r\nContent-Length: ", 18) ||
