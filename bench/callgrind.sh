@@ -111,7 +111,8 @@ mkdir -p "$(dirname "$OUT")"
 $PY - "$RUN" "$NG_PID" >"$OUT" <<-'EOF'
 import glob, json, re, subprocess, sys
 run = sys.argv[1]
-FUNCS = ("worker_main", "proxy_forward", "curl_easy_perform",
+FUNCS = ("worker_main", "proxy_forward", "exchange_run", "upconn_open",
+         "headers_upstream", "exchange_take", "llhttp_execute",
          "accesslog_write", "client_read_head", "request_parse_head",
          "auth_check", "keystore_changed", "sqlite3_step", "refuse_key",
          "log_warnx", "reply_error_hdrs", "sb_set_what", "client_sendv")

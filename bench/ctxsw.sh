@@ -7,8 +7,9 @@
 # nonvoluntary_...) summed over the workers before and after a wrk run;
 # then, where perf(1) works, every sched_switch of the workers during a
 # second run with its call stack, sorted by where the worker slept:
-# waiting for the upstream's answer (curl_multi_poll), for the client's
-# next request (client_fill), or preempted.
+# waiting for the upstream's answer (wait_up; curl_multi_poll before
+# the CONNECT_ONLY road), for the client's next request (client_fill),
+# or preempted.
 #
 #   BENCH_BUILD, BENCH_PORT_BASE, BENCH_ACCESS_LOG: as for run.sh
 #   BENCH_CTXSW_SECONDS  length of each run (3)
@@ -88,7 +89,8 @@ done
 $PY - "$RUN" 1 $CONNS <<'PY'
 import collections, json, re, sys
 run = sys.argv[1]
-WHERE = (("curl_multi_poll", "waiting for the upstream (curl_multi_poll)"),
+WHERE = (("wait_up", "waiting for the upstream (wait_up)"),
+         ("curl_multi_poll", "waiting for the upstream (curl_multi_poll)"),
          ("client_fill", "waiting for the client (client_fill)"),
          ("client_sendv", "sending to the client (client_sendv)"),
          ("accept4", "accept"), ("curl_", "in libcurl"), ("Curl_", "in libcurl"))

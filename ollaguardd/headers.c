@@ -1,12 +1,12 @@
 /*
  * headers: the header blocks that cross the proxy.  Client to Ollama:
  * the client's headers less the hop-by-hop ones, Host and Authorization,
- * with X-Forwarded-*, as a curl_slist built in static memory.  Ollama to
+ * with X-Forwarded-* and the body's framing, written as the request head
+ * into the caller's buffer.  Ollama to
  * client: upstream's head checked (a malformed or ambiguous one is
  * refused whole) and reframed for this client.  Pure functions of their
  * input, so they are easy to test and fuzz.
  */
-#include <curl/curl.h>
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,12 +15,9 @@
 #include "headers.h"
 #include "request.h"
 
-#define HDR_OUT_MAX	(REQUEST_HEAD_MAX + 1024)
 #define TOO_LARGE	"the Ollama server's response head is too large " \
 			    "(more than 32 KiB, or more than 256 fields)"
 
-static char		 hdrout[HDR_OUT_MAX];
-static struct curl_slist hdrnodes[REQUEST_FIELDS_MAX + 8];
 /* X-Forwarded-Proto: what the client spoke to us. */
 static const char	*fwd_proto = "http";
 
@@ -80,52 +77,28 @@ named_by_request_connection(const struct request *r, const char *name,
 	return request_connection_has(r, tok);
 }
 
-/* Appends one "Name: value" node; an empty value uses curl's "Name;". */
-static struct curl_slist *
-hdr_add(struct curl_slist *tail, size_t *used, int *n, const char *name,
-    size_t namelen, const char *value, size_t valuelen)
-{
-	char *p = hdrout + *used;
-	size_t need = namelen + valuelen + 3;
-
-	if (*used + need > sizeof(hdrout) ||
-	    *n == (int)(sizeof(hdrnodes) / sizeof(hdrnodes[0])))
-		return tail;
-	memcpy(p, name, namelen);
-	if (valuelen == 0) {
-		p[namelen] = ';';
-		p[namelen + 1] = '\0';
-	} else {
-		p[namelen] = ':';
-		p[namelen + 1] = ' ';
-		memcpy(p + namelen + 2, value, valuelen);
-		p[namelen + 2 + valuelen] = '\0';
-	}
-	*used += need;
-	hdrnodes[*n].data = p;
-	hdrnodes[*n].next = NULL;
-	if (tail != NULL)
-		tail->next = &hdrnodes[*n];
-	return &hdrnodes[(*n)++];
-}
-
-/* Appends one constant node. */
-static struct curl_slist *
-hdr_blank(struct curl_slist *tail, int *n, const char *line)
-{
-	hdrnodes[*n].data = (char *)(uintptr_t)line;
-	hdrnodes[*n].next = NULL;
-	if (tail != NULL)
-		tail->next = &hdrnodes[*n];
-	return &hdrnodes[(*n)++];
-}
-
-/* A request curl sends with neither a body nor a POST's framing. */
+/* Appends s[0, len) to the head being built; -1 once it does not fit
+ * (every later append then fails too). */
 static int
-bodyless(const struct request *r)
+put(struct upstream_head *u, const char *s, size_t len)
 {
-	return !r->has_body && r->method_id != HTTP_POST &&
-	    r->method_id != HTTP_PUT;
+	if (u->len == (size_t)-1 || len > u->size - u->len) {
+		u->len = (size_t)-1;
+		return -1;
+	}
+	memcpy(u->buf + u->len, s, len);
+	u->len += len;
+	return 0;
+}
+
+static void
+put_field(struct upstream_head *u, const char *name, size_t namelen,
+    const char *value, size_t valuelen)
+{
+	put(u, name, namelen);
+	put(u, valuelen > 0 ? ": " : ":", valuelen > 0 ? 2 : 1);
+	put(u, value, valuelen);
+	put(u, "\r\n", 2);
 }
 
 void
@@ -134,68 +107,80 @@ headers_set_https(int https)
 	fwd_proto = https ? "https" : "http";
 }
 
-/*
- * The request headers for upstream, as a curl_slist built in static
- * nodes (no allocation).  curl sets Host from the URL and frames the
- * body itself; empty "Name:" entries remove headers curl would add.
- */
-struct curl_slist *
-headers_upstream(const struct request *r, const char *addr, int identity)
+/* The request line and Host: the box's path before the client's target,
+ * byte for byte as the client sent it. */
+static void
+put_start(struct upstream_head *u, const struct request *r)
 {
-	struct curl_slist *tail = NULL;
+	put(u, r->method, strlen(r->method));
+	put(u, " ", 1);
+	put(u, u->path, u->pathlen);
+	put(u, r->target, r->target_len);
+	put(u, " HTTP/1.1\r\nHost: ", 17);
+	put(u, u->host, u->hostlen);
+	put(u, "\r\n", 2);
+	put(u, u->auth, u->authlen);
+}
+
+/* Whether a client header stays behind. */
+static int
+dropped(const struct request *r, const struct header *h, int identity)
+{
+	return headers_is_hop(h->name, h->namelen) ||
+	    name_is(h->name, h->namelen, "host") ||
+	    name_is(h->name, h->namelen, "authorization") ||
+	    name_is(h->name, h->namelen, "x-api-key") ||
+	    name_is(h->name, h->namelen, "x-ollaguard-upstream") ||
+	    (identity && name_is(h->name, h->namelen, "accept-encoding")) ||
+	    name_is(h->name, h->namelen, "expect") ||
+	    name_is(h->name, h->namelen, "content-length") ||
+	    name_is(h->name, h->namelen, "x-forwarded-for") ||
+	    name_is(h->name, h->namelen, "x-forwarded-proto") ||
+	    name_is(h->name, h->namelen, "x-forwarded-host") ||
+	    named_by_request_connection(r, h->name, h->namelen);
+}
+
+/*
+ * The request head for upstream, written into u->buf: no allocation, no
+ * formatting but the body's length.  Returns 0, or -1 if it does not fit.
+ */
+int
+headers_upstream(const struct request *r, const char *addr, int identity,
+    struct upstream_head *u)
+{
 	const struct header *h;
 	const char *host;
-	size_t hostlen, used = 0;
-	int i, n = 0, have_accept = 0, have_ctype = 0;
+	char num[24], *p = num + sizeof(num);
+	uint64_t v = u->length;
+	size_t hostlen;
+	int i;
 
+	u->len = 0;
+	put_start(u, r);
 	for (i = 0; i < r->nhdr; i++) {
 		h = &r->hdr[i];
-		if (headers_is_hop(h->name, h->namelen) ||
-		    name_is(h->name, h->namelen, "host") ||
-		    name_is(h->name, h->namelen, "authorization") ||
-		    name_is(h->name, h->namelen, "x-api-key") ||
-		    name_is(h->name, h->namelen, "x-ollaguard-upstream") ||
-		    (identity && name_is(h->name, h->namelen,
-		    "accept-encoding")) ||
-		    name_is(h->name, h->namelen, "expect") ||
-		    name_is(h->name, h->namelen, "content-length") ||
-		    name_is(h->name, h->namelen, "x-forwarded-for") ||
-		    name_is(h->name, h->namelen, "x-forwarded-proto") ||
-		    name_is(h->name, h->namelen, "x-forwarded-host") ||
-		    named_by_request_connection(r, h->name, h->namelen))
-			continue;
-		if (name_is(h->name, h->namelen, "accept"))
-			have_accept = 1;
-		if (name_is(h->name, h->namelen, "content-type"))
-			have_ctype = 1;
-		tail = hdr_add(tail, &used, &n, h->name, h->namelen, h->value,
-		    h->valuelen);
+		if (!dropped(r, h, identity))
+			put_field(u, h->name, h->namelen, h->value,
+			    h->valuelen);
 	}
-	tail = hdr_add(tail, &used, &n, "X-Forwarded-For", 15, addr,
-	    strlen(addr));
-	tail = hdr_add(tail, &used, &n, "X-Forwarded-Proto", 17, fwd_proto,
-	    strlen(fwd_proto));
+	put_field(u, "X-Forwarded-For", 15, addr, strlen(addr));
+	put_field(u, "X-Forwarded-Proto", 17, fwd_proto, strlen(fwd_proto));
 	/* A list the daemon filters must come uncompressed. */
 	if (identity)
-		tail = hdr_add(tail, &used, &n, "Accept-Encoding", 15,
-		    "identity", 8);
+		put(u, "Accept-Encoding: identity\r\n", 27);
 	if ((host = request_header(r, RH_HOST, &hostlen)) != NULL)
-		tail = hdr_add(tail, &used, &n, "X-Forwarded-Host", 16, host,
-		    hostlen);
-	/*
-	 * "Name:" with nothing after it tells curl not to send its own.
-	 * curl adds Expect and Content-Type only to a POST or an upload;
-	 * every entry costs a comparison in each of its header lookups.
-	 */
-	if (bodyless(r))
-		have_ctype = 1;
-	else
-		tail = hdr_blank(tail, &n, "Expect:");
-	if (!have_accept)
-		tail = hdr_blank(tail, &n, "Accept:");
-	if (!have_ctype)
-		tail = hdr_blank(tail, &n, "Content-Type:");
-	return tail != NULL ? &hdrnodes[0] : NULL;
+		put_field(u, "X-Forwarded-Host", 16, host, hostlen);
+	if (u->chunked)
+		put(u, "Transfer-Encoding: chunked\r\n", 28);
+	else if (u->framed) {
+		do
+			*--p = (char)('0' + v % 10);
+		while ((v /= 10) > 0);
+		put_field(u, "Content-Length", 14, p,
+		    (size_t)(num + sizeof(num) - p));
+	}
+	put(u, "\r\n", 2);
+	return u->len == (size_t)-1 ? -1 : 0;
 }
 
 /* The next line of the upstream head: [*line, *lend) without its end. */
@@ -351,9 +336,24 @@ headers_status_refused(int status)
 	return "the Ollama server sent an unknown interim (1xx) response";
 }
 
+/* No control byte but tab (RFC 9110 5.5: a bare CR, LF or NUL could
+ * split or end the line at the client). */
+static int
+no_controls(const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\t') ||
+		    buf[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 /*
  * A status line the client can be given as it is: "HTTP/1.x", a space,
- * three digits from 100 to 599, and a space and reason (or nothing).
+ * three digits from 100 to 599, and a space and reason (or nothing),
+ * the reason without control bytes.
  */
 int
 headers_status_line_ok(const char *buf, size_t len)
@@ -365,7 +365,8 @@ headers_status_line_ok(const char *buf, size_t len)
 	    buf[9] < '1' || buf[9] > '5' || !isdigit((unsigned char)buf[10]) ||
 	    !isdigit((unsigned char)buf[11]))
 		return 0;
-	return len == 12 || (buf[12] == ' ' && (len == 13 || buf[13] != ' '));
+	return len == 12 || (buf[12] == ' ' && (len == 13 || buf[13] != ' ') &&
+	    no_controls(buf + 13, len - 13));
 }
 
 /*
@@ -377,14 +378,11 @@ int
 headers_line_ok(const char *buf, size_t len)
 {
 	const char *colon, *v;
-	size_t i;
 
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
-	for (i = 0; i < len; i++)
-		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\t') ||
-		    buf[i] == 0x7f)
-			return 0;
+	if (!no_controls(buf, len))
+		return 0;
 	if ((colon = memchr(buf, ':', len)) == NULL ||
 	    !name_is(buf, (size_t)(colon - buf), "content-length"))
 		return 1;

@@ -5,12 +5,29 @@
 #define HEADERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The most header fields an upstream response head may have. */
 #define HEADERS_FIELDS_MAX	256
 
-struct curl_slist;
 struct request;
+
+/* The request head for upstream: where to write it, and what the box
+ * and the body add. */
+struct upstream_head {
+	char		*buf;
+	size_t		 size;
+	size_t		 len;		/* out */
+	const char	*path;		/* the box's path prefix */
+	size_t		 pathlen;
+	const char	*host;		/* the Host value */
+	size_t		 hostlen;
+	const char	*auth;		/* a whole Authorization line, or "" */
+	size_t		 authlen;
+	int		 framed;	/* a body of length bytes follows */
+	int		 chunked;	/* a chunked body follows */
+	uint64_t	 length;
+};
 
 /* The client's head as rebuilt for it. */
 struct response_head {
@@ -25,12 +42,12 @@ struct response_head {
 int		 headers_is_hop(const char *name, size_t len);
 /* Says the client speaks https, for X-Forwarded-Proto (once). */
 void		 headers_set_https(int https);
-/* The headers for upstream, in static memory valid until the next
- * call; addr is the client's, for X-Forwarded-For.  Neither
+/* Writes the request head for upstream into u->buf (0, or -1 if it
+ * does not fit); addr is the client's, for X-Forwarded-For.  Neither
  * Authorization nor x-api-key crosses.  With identity, the upstream is
  * asked for an uncompressed body (Accept-Encoding: identity). */
-struct curl_slist *headers_upstream(const struct request *, const char *addr,
-		    int identity);
+int		 headers_upstream(const struct request *, const char *addr,
+		    int identity, struct upstream_head *);
 /* Builds the client's head from upstream's raw header lines (status
  * line first).  NULL, or why the response must be refused (502). */
 const char	*headers_response(const char *raw, size_t rawlen,

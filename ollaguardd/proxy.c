@@ -1,10 +1,11 @@
 /*
- * proxy: one libcurl easy handle per worker, reused for every request so
- * upstream connections stay open between them.  This file arms the
- * handle for each request (URL, method, header list, silence limit),
- * runs the transfer (once, or per box with several upstreams, with its
- * failover results and list fetches) and turns its end into an outcome;
- * xfer.c holds the callbacks that move the bytes.
+ * proxy: forwarding one request to an upstream box.  This file writes
+ * the request head (method, the box's path and the client's target,
+ * header fields, the body's framing), runs the exchange (once, or per
+ * box with several upstreams, with its failover results and list
+ * fetches) and turns its end into an outcome.  upconn.c keeps the
+ * connections (libcurl connects), exchange.c moves the bytes and xfer.c
+ * does what each byte calls for.
  *
  * Nothing is buffered whole unless the caller asked for it (a model
  * list to filter, a JSON body already read by the policy).
@@ -30,59 +31,24 @@
 #include "reply.h"
 #include "request.h"
 #include "streamusage.h"
+#include "upconn.h"
 #include "xfer.h"
 
-static CURL		*curl;
-static CURLU		*base_uh;	/* the target URL, parsed once */
-static char		 base_url[CONFIG_URL_MAX];
-static size_t		 base_len;
-static size_t		 base_path;	/* where its path starts */
+static struct upconn	*target;	/* the one box, without balancing */
 static long		 silence_ms;
 static long		 manage_ms;	/* for management calls; 0: none */
 static struct xfer	 xfer;
-static char		 url[CONFIG_URL_MAX + REQUEST_TARGET_MAX + 1];
-static char		 errbuf[CURL_ERROR_SIZE];
-
-static void	arm_once(void);
-
-static int	url_parse(void);
-
-/*
- * The URL requests go to, up to the target, which arm() appends: the
- * target's, or with several upstreams the chosen box's.  Parsed into
- * the URL handle only when it changes.
- */
-static int
-set_base(const char *u)
-{
-	if (base_uh != NULL && strcmp(u, base_url) == 0)
-		return 0;
-	base_len = strlcpy(base_url, u, sizeof(base_url));
-	/* The client's path starts with '/', so the prefix must not end in
-	 * one: http://gpu:11434/ollama/ and .../ollama are the same. */
-	while (base_len > 0 && base_url[base_len - 1] == '/')
-		base_url[--base_len] = '\0';
-	return url_parse();
-}
 
 int
 proxy_init(const struct config *cfg)
 {
-	if ((curl = curl_easy_init()) == NULL) {
-		log_warnx("%s: curl_easy_init failed", __func__);
-		return -1;
-	}
 	silence_ms = (long)cfg->timeout * 1000;
 	manage_ms = (long)cfg->manage_timeout * 1000;
-	if (set_base(cfg->target_url) == -1)
+	upconn_init(cfg);
+	if ((target = upconn_get(cfg->target_url)) == NULL) {
+		log_warnx("%s: %s: the URL is not usable", __func__,
+		    cfg->target_url);
 		return -1;
-	arm_once();
-	/* An https target is checked against target-ca, or not at all. */
-	if (cfg->target_ca[0] != '\0')
-		curl_easy_setopt(curl, CURLOPT_CAINFO, cfg->target_ca);
-	if (cfg->target_insecure) {
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	return 0;
 }
@@ -90,135 +56,70 @@ proxy_init(const struct config *cfg)
 void
 proxy_cleanup(void)
 {
-	if (curl != NULL)
-		curl_easy_cleanup(curl);
-	curl = NULL;
-	curl_url_cleanup(base_uh);
-	base_uh = NULL;
-}
-
-static void
-set_method(struct request *r, const struct proxy_req *pr)
-{
-	curl_off_t size = r->chunked ? -1 : (curl_off_t)r->content_length;
-
-	if (pr != NULL && pr->body != NULL)
-		size = (curl_off_t)pr->bodylen;
-
-	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, NULL);
-	switch (r->method_id) {
-	case HTTP_GET:
-		if (!r->has_body)
-			return;
-		break;
-	case HTTP_HEAD:
-		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-		return;
-	case HTTP_POST:
-		curl_easy_setopt(curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, size);
-		return;
-	case HTTP_PUT:
-		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, size);
-		return;
-	default:
-		break;
-	}
-	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
-	if (r->has_body) {
-		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, size);
-	}
+	upconn_cleanup();
+	target = NULL;
 }
 
 /*
- * The target URL, parsed once into a URL handle that libcurl copies for
- * each request instead of parsing a URL string and printing it back.
- * The request line then comes verbatim from CURLOPT_REQUEST_TARGET: the
- * target URL's path followed by the client's target, byte for byte as
- * the client sent it (a path set in the handle would have its %XX
- * escapes lowercased).
+ * The request head for box u, in xfer_bufs.req: the method, the box's
+ * path and the client's target, and a body's framing.  A body goes with
+ * POST and PUT always (Content-Length: 0 if it is empty), with other
+ * methods but HEAD when the client sent one (a HEAD's body is not sent:
+ * the client's connection closes after it); chunked if the client's was
+ * and the caller has not read it whole.
  */
 static int
-url_parse(void)
+arm(struct client *c, struct xfer *xf, struct upconn *u, size_t *len)
 {
-	const char *p;
-	CURLUcode uc;
+	struct request *r = &c->req;
+	struct upstream_head h = {
+		.buf = xfer_bufs.req,
+		.size = sizeof(xfer_bufs.req),
+	};
 
-	if (base_uh == NULL && (base_uh = curl_url()) == NULL) {
-		log_warnx("%s: curl_url failed", __func__);
-		return -1;
+	h.path = upconn_path(u, &h.pathlen);
+	h.host = upconn_host(u, &h.hostlen);
+	h.auth = upconn_auth(u, &h.authlen);
+	if (xf->pr != NULL && xf->pr->body != NULL) {
+		h.framed = 1;
+		h.length = xf->pr->bodylen;
+	} else if (r->method_id != HTTP_HEAD && (r->has_body ||
+	    r->method_id == HTTP_POST || r->method_id == HTTP_PUT)) {
+		h.framed = 1;
+		h.chunked = r->chunked;
+		h.length = r->content_length;
 	}
-	uc = curl_url_set(base_uh, CURLUPART_URL, base_url,
-	    CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS);
-	if (uc != CURLUE_OK) {
-		log_warnx("%s: %s: %s", __func__, base_url,
-		    curl_url_strerror(uc));
+	xf->up = u;
+	xf->framed_up = h.framed;
+	xf->chunked_up = h.chunked;
+	xf->limit_ms = endpoint_is_manage(r) ? manage_ms : silence_ms;
+	if (headers_upstream(r, c->addr, xf->listing, &h) == -1)
 		return -1;
-	}
-	/* The path is what follows the authority: "" if there is none. */
-	base_path = base_len;
-	if ((p = strstr(base_url, "://")) != NULL &&
-	    (p = strchr(p + 3, '/')) != NULL)
-		base_path = (size_t)(p - base_url);
-	memcpy(url, base_url + base_path, base_len - base_path);
+	*len = h.len;
 	return 0;
 }
 
-/*
- * What stays the same for every request is set once, when the worker
- * starts: curl_easy_reset() and setting it all again cost more than
- * parsing the request.  arm() sets everything else, every time, so
- * nothing of one request leaks into the next.
- */
-static void
-arm_once(void)
+/* One exchange with box u. */
+static CURLcode
+run(struct client *c, struct xfer *xf, struct upconn *u)
 {
-	/* The handle is read at each transfer's start: set_base changing
-	 * its URL changes where the next request goes. */
-	curl_easy_setopt(curl, CURLOPT_CURLU, base_uh);
-	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(curl, CURLOPT_PROXY, "");
-	/* Else libcurl reads no_proxy and NO_PROXY from the environment
-	 * for every request, to decide about a proxy it will not use. */
-	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    silence_ms < 10000 ? silence_ms : 10000L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, xfer_header_cb);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &xfer);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, xfer_write_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &xfer);
-	curl_easy_setopt(curl, CURLOPT_READFUNCTION, xfer_read_cb);
-	curl_easy_setopt(curl, CURLOPT_READDATA, &xfer);
-	curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, xfer_seek_cb);
-	curl_easy_setopt(curl, CURLOPT_SEEKDATA, &xfer);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xfer_progress_cb);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &xfer);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 64L * 1024);
-	curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 64L * 1024);
+	size_t len;
+
+	if (u == NULL) {
+		xf->detail = "the upstream URL is not usable";
+		return CURLE_URL_MALFORMAT;
+	}
+	if (arm(c, xf, u, &len) == -1) {
+		xf->detail = "the request head does not fit its buffer";
+		return CURLE_SEND_ERROR;
+	}
+	return exchange_run(xf, xfer_bufs.req, len);
 }
 
-static void
-arm(struct client *c, const struct xfer *xf)
+static const char *
+detail(const struct xfer *xf, CURLcode rc)
 {
-	struct request *r = &c->req;
-	size_t n = base_len - base_path;
-
-	memcpy(url + n, r->target, r->target_len);
-	url[n + r->target_len] = '\0';
-	curl_easy_setopt(curl, CURLOPT_REQUEST_TARGET, url);
-	xfer.limit_ms = endpoint_is_manage(r) ? manage_ms : silence_ms;
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
-	    headers_upstream(r, c->addr, xf->listing));
-	set_method(r, xf->pr);
+	return xf->detail != NULL ? xf->detail : curl_easy_strerror(rc);
 }
 
 static const char *
@@ -325,8 +226,8 @@ fail(struct xfer *xf, CURLcode rc, struct outcome *o)
 	if (xf->head_sent) {
 		o->status = xf->status;
 		log_warnx("%s %.*s: response cut short (%s): %s", r->method,
-		    logpath_len(r), r->target, o->fail,
-		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+		    logpath_len(r), r->target, o->fail, xf->fail_msg != NULL ?
+		    xf->fail_msg : detail(xf, rc));
 		return;
 	}
 	switch (xf->fail) {
@@ -356,7 +257,8 @@ fail(struct xfer *xf, CURLcode rc, struct outcome *o)
 	}
 	log_warnx("%s %.*s: %d (%s): %s", r->method, logpath_len(r),
 	    r->target, status, o->fail, xf->fail_msg != NULL ||
-	    xf->fail == PF_CLIENT_BODY || errbuf[0] == '\0' ? msg : errbuf);
+	    xf->fail == PF_CLIENT_BODY || xf->detail == NULL ? msg :
+	    xf->detail);
 	reply_fail(xf->c, o, status, msg, o->fail);
 }
 
@@ -385,7 +287,6 @@ start_xfer(struct client *c, const struct proxy_req *pr, int again)
 		.pr = pr,
 		.listing = pr != NULL && pr->allow != NULL &&
 		    r->method_id == HTTP_GET,
-		.curl = curl,
 		.limit_ms = silence_ms,
 	};
 	if (again) {
@@ -393,7 +294,6 @@ start_xfer(struct client *c, const struct proxy_req *pr, int again)
 		xf->replay_ok = replay_ok;
 		xf->replaying = replay_len > 0;
 	}
-	errbuf[0] = '\0';
 }
 
 /* A body the caller read has had its 100 Continue. */
@@ -432,8 +332,7 @@ proxy_forward(struct client *c, const struct proxy_req *pr,
 	o->ttfb_us = -1;
 	if (continue_body(c, pr, o) == -1)
 		return;
-	arm(c, &xfer);
-	conclude(&xfer, curl_easy_perform(curl), o);
+	conclude(&xfer, run(c, &xfer, target), o);
 }
 
 /*
@@ -483,21 +382,18 @@ proxy_try(struct client *c, const struct proxy_req *pr, struct proxy_box *b,
 	start_xfer(c, pr, b->again);
 	xf->may_hold = 1;
 	xf->expose = b->expose;
-	/* The URLs were checked when the settings were read. */
-	if (set_base(b->url) == -1)
-		log_warnx("%s: upstream URL not usable", __func__);
 	o->ttfb_us = -1;
 	if (!b->again && continue_body(c, pr, o) == -1)
 		return PROXY_DONE;
-	arm(c, xf);
-	rc = curl_easy_perform(curl);
+	/* The URLs were checked when the settings were read. */
+	rc = run(c, xf, upconn_get(b->url));
 	if ((res = try_result(xf, rc)) == PROXY_DONE) {
 		conclude(xf, rc, o);
 		return res;
 	}
 	b->replayable = (pr != NULL && pr->body != NULL) || !r->has_body ||
 	    xf->replay_ok;
-	b->why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+	b->why = detail(xf, rc);
 	if (xf->holding) {
 		modellist_free(&b->held);
 		b->held = xf->list;
@@ -520,13 +416,8 @@ proxy_fetch(struct client *c, const char *base, size_t max,
 	fetch.list_max = max;
 	start_xfer(c, &fetch, 0);
 	xf->listing = 1;
-	if (set_base(base) == -1) {
-		*down = 1;
-		return 0;
-	}
-	arm(c, xf);
-	rc = curl_easy_perform(curl);
-	*down = rc == CURLE_COULDNT_CONNECT ||
+	rc = run(c, xf, upconn_get(base));
+	*down = rc == CURLE_COULDNT_CONNECT || rc == CURLE_URL_MALFORMAT ||
 	    rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_OPERATION_TIMEDOUT;
 	*out = xf->list;
 	memset(&xf->list, 0, sizeof(xf->list));

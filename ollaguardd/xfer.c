@@ -1,12 +1,11 @@
 /*
- * xfer: the libcurl callbacks of a forwarded request.  The header
- * callback collects the upstream head and rebuilds it for the client;
- * the write callback sends body bytes straight on (with the head, the
- * first time); the read callback feeds the request body from the client
- * socket, or from a buffer, keeping its start for a replay; the progress
- * callback, which libcurl calls at least once a second, sends a head
- * whose body is slow to start and notices upstream silence and a client
- * that went away.
+ * xfer: what a forwarded request does with its bytes.  xfer_head
+ * collects upstream's head and rebuilds it for the client; xfer_body
+ * sends body bytes straight on (with the head, the first time);
+ * xfer_body_in reads the request body from the client socket, or from a
+ * buffer, keeping its start for a replay; xfer_tick, run whenever a wait
+ * on upstream ends empty, sends a head whose body is slow to start and
+ * notices upstream silence and a client that went away.
  */
 #include <sys/ioctl.h>
 #include <sys/uio.h>
@@ -31,6 +30,7 @@
 #include "meter.h"
 #include "monotime.h"
 #include "proxy.h"
+#include "upconn.h"
 #include "xfer.h"
 #include "reply.h"
 #include "request.h"
@@ -54,12 +54,12 @@ xfer_fail_name(enum proxy_fail f)
 }
 
 /* Refuses the upstream response: nothing of it reaches the client. */
-static size_t
+static int
 bad_upstream(struct xfer *xf, const char *why)
 {
 	xf->fail = PF_UPSTREAM_BAD;
 	xf->fail_msg = why;
-	return 0;
+	return -1;
 }
 
 /* Adds the box's name before the blank line that ends the head; the
@@ -92,16 +92,14 @@ build_response_head(struct xfer *xf)
 		xf->c->req.keepalive = 0;
 	h.buf = xfer_bufs.head;
 	h.size = sizeof(xfer_bufs.head) - EXPOSE_MAX;
-	why = headers_response(xfer_bufs.raw, xf->rawlen, &xf->c->req,
+	why = headers_response(xfer_bufs.raw, xf->linestart, &xf->c->req,
 	    xf->is_head, xf->status, &h);
-	if (why != NULL) {
-		bad_upstream(xf, why);
-		return -1;
-	}
+	if (why != NULL)
+		return bad_upstream(xf, why);
 	/* The meter reads identity bodies only. */
 	if (xf->pr != NULL && xf->pr->meter != NULL)
 		meter_begin(xf->pr->meter, headers_find(xfer_bufs.raw,
-		    xf->rawlen, "content-encoding", ce, sizeof(ce)));
+		    xf->linestart, "content-encoding", ce, sizeof(ce)));
 	xf->headlen = h.len;
 	if (xf->expose != NULL)
 		expose_box(xf);
@@ -112,49 +110,66 @@ build_response_head(struct xfer *xf)
 	return 0;
 }
 
-size_t
-xfer_header_cb(char *buf, size_t size, size_t nitems, void *arg)
+/*
+ * One complete line of upstream's head, in raw from linestart to rawlen:
+ * the status line, a header line or the blank line that ends the head.
+ * A 1xx head is dropped at its blank line.  -1 refuses the response.
+ */
+static int
+head_line(struct xfer *xf)
 {
-	struct xfer *xf = arg;
-	size_t len = size * nitems;
-	const char *why;
+	const char *line = xfer_bufs.raw + xf->linestart, *why;
+	size_t len = xf->rawlen - xf->linestart;
 
-	xf->last_rx_ms = monotime_ms();
-	if (xf->ttfb_us < 0)
-		xf->ttfb_us = monotime_us() - xf->start_us;
-	if (xf->done_headers)
-		return len;		/* trailers: not relayed */
-	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-		if (!headers_status_line_ok(buf, len))
+	if (xf->linestart == 0) {
+		if (len < 12 || !headers_status_line_ok(line, len))
 			return bad_upstream(xf, "the Ollama server sent a "
 			    "malformed status line");
-		xf->rawlen = 0;
-		xf->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 +
-		    (buf[11] - '0');
+		xf->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 +
+		    (line[11] - '0');
 		if ((why = headers_status_refused(xf->status)) != NULL)
 			return bad_upstream(xf, why);
 		xf->holding = xf->may_hold && (xf->status == 502 ||
 		    xf->status == 503);
-	} else if ((len == 2 && buf[0] == '\r') || (len == 1 &&
-	    buf[0] == '\n')) {
+	} else if ((len == 2 && line[0] == '\r') || (len == 1 &&
+	    line[0] == '\n')) {
 		/* 1xx responses are interim: wait for the final one. */
 		if (xf->status >= 100 && xf->status < 200) {
 			xf->rawlen = 0;
-			return len;
+			return 0;
 		}
 		xf->done_headers = 1;
-		return build_response_head(xf) == -1 ? 0 : len;
-	} else if (!headers_line_ok(buf, len))
+		return build_response_head(xf);
+	} else if (!headers_line_ok(line, len))
 		return bad_upstream(xf, "the Ollama server sent a malformed "
 		    "header "
 		    "(a control character, or a Content-Length that is not a "
 		    "number)");
-	if (xf->rawlen + len > sizeof(xfer_bufs.raw))
-		return bad_upstream(xf, "the Ollama server's response head "
-		    "is larger than 32 KiB");
-	memcpy(xfer_bufs.raw + xf->rawlen, buf, len);
-	xf->rawlen += len;
-	return len;
+	return 0;
+}
+
+ssize_t
+xfer_head(struct xfer *xf, const char *data, size_t len)
+{
+	const char *nl;
+	size_t take, used = 0;
+
+	while (used < len && !xf->done_headers) {
+		nl = memchr(data + used, '\n', len - used);
+		take = nl != NULL ? (size_t)(nl - data) + 1 - used : len - used;
+		if (take > sizeof(xfer_bufs.raw) - xf->rawlen)
+			return bad_upstream(xf, "the Ollama server's response "
+			    "head is larger than 32 KiB");
+		memcpy(xfer_bufs.raw + xf->rawlen, data + used, take);
+		xf->rawlen += take;
+		used += take;
+		if (nl == NULL)
+			break;
+		if (head_line(xf) == -1)
+			return -1;
+		xf->linestart = xf->rawlen;
+	}
+	return (ssize_t)used;
 }
 
 int
@@ -202,41 +217,37 @@ xfer_relay(const char *data, size_t len, void *arg)
 	return 0;
 }
 
-size_t
-xfer_write_cb(char *data, size_t size, size_t nitems, void *arg)
+int
+xfer_body(struct xfer *xf, const char *data, size_t len)
 {
-	struct xfer *xf = arg;
 	const char *why;
-	size_t len = size * nitems;
 
-	xf->last_rx_ms = monotime_ms();
 	if (len == 0 || xf->is_head)
-		return len;
+		return 0;
 	if (xf->holding) {
 		/* Only the start of an error body is kept. */
 		(void)modellist_add(&xf->list, REPLAY_MAX, data, len, &why);
-		return len;
+		return 0;
 	}
 	if (xf->listing) {
 		if (modellist_add(&xf->list, xf->pr->list_max, data, len,
 		    &why) == -1)
 			return bad_upstream(xf, why);
-		return len;
+		return 0;
 	}
 	/* The meter sees every byte upstream sent, before any filter. */
 	if (xf->pr != NULL && xf->pr->meter != NULL)
 		meter_feed(xf->pr->meter, data, len);
 	if (xf->pr != NULL && xf->pr->filter != NULL)
 		return streamusage_feed(xf->pr->filter, data, len, xfer_relay,
-		    xf) == -1 ? 0 : len;
-	return xfer_relay(data, len, xf) == -1 ? 0 : len;
+		    xf);
+	return xfer_relay(data, len, xf);
 }
 
-size_t
-xfer_read_cb(char *buf, size_t size, size_t nitems, void *arg)
+ssize_t
+xfer_body_in(struct xfer *xf, char *buf, size_t room)
 {
-	struct xfer *xf = arg;
-	size_t room = size * nitems, n;
+	size_t n;
 	ssize_t got;
 
 	if (xf->pr != NULL && xf->pr->body != NULL) {
@@ -245,7 +256,7 @@ xfer_read_cb(char *buf, size_t size, size_t nitems, void *arg)
 			n = room;
 		memcpy(buf, xf->pr->body + xf->body_pos, n);
 		xf->body_pos += n;
-		return n;
+		return (ssize_t)n;
 	}
 	if (xf->replaying) {
 		n = xf->replay_len - xf->replay_pos;
@@ -256,63 +267,57 @@ xfer_read_cb(char *buf, size_t size, size_t nitems, void *arg)
 		if (xf->replay_pos == xf->replay_len)
 			xf->replaying = 0;
 		if (n > 0)
-			return n;
+			return (ssize_t)n;
 	}
 	got = client_read_body(xf->c, buf, room);
 	if (got == -1) {
 		xf->fail = PF_CLIENT_BODY;
-		return CURL_READFUNC_ABORT;
+		return -1;
 	}
 	if (xf->replay_ok) {
 		if (xf->replay_len + (size_t)got <= sizeof(xfer_bufs.replay)) {
-			memcpy(xfer_bufs.replay + xf->replay_len, buf, (size_t)got);
+			memcpy(xfer_bufs.replay + xf->replay_len, buf,
+			    (size_t)got);
 			xf->replay_len += (size_t)got;
 		} else
 			xf->replay_ok = 0;
 	}
-	return (size_t)got;
+	return got;
 }
 
 /*
- * libcurl rewinds the body when a reused connection turns out dead after
- * sending began.  The first REPLAY_MAX bytes are kept for that; a larger
- * body cannot be resent, and the request fails with 502.
+ * A kept connection that turns out dead after sending began gets the
+ * request again on a new one.  The first REPLAY_MAX bytes of a body are
+ * kept for that; a larger body cannot be resent, and the request fails
+ * with 502.
  */
 int
-xfer_seek_cb(void *arg, curl_off_t offset, int origin)
+xfer_rewind(struct xfer *xf)
 {
-	struct xfer *xf = arg;
-
 	if (xf->pr != NULL && xf->pr->body != NULL) {
-		if (origin != SEEK_SET || offset < 0 ||
-		    (size_t)offset > xf->pr->bodylen)
-			return CURL_SEEKFUNC_CANTSEEK;
-		xf->body_pos = (size_t)offset;
-		return CURL_SEEKFUNC_OK;
+		xf->body_pos = 0;
+		return 0;
 	}
-	if (origin != SEEK_SET || !xf->replay_ok || offset < 0 ||
-	    (size_t)offset > xf->replay_len)
-		return CURL_SEEKFUNC_CANTSEEK;
-	xf->replay_pos = (size_t)offset;
-	xf->replaying = xf->replay_pos < xf->replay_len;
-	return CURL_SEEKFUNC_OK;
+	if (!xf->replay_ok)
+		return -1;
+	xf->replay_pos = 0;
+	xf->replaying = xf->replay_len > 0;
+	return 0;
 }
 
 /*
- * Upload progress counts bytes handed to the kernel, which on a fast
- * link takes a whole body at once; an Ollama that then reads it slowly
- * is busy, not silent.  The bytes still queued on the upstream socket
- * say whether it reads: asked only when the silence limit is reached.
+ * Sending counts bytes handed to the kernel, which on a fast link takes
+ * a whole body at once; an Ollama that then reads it slowly is busy, not
+ * silent.  The bytes still queued on the upstream socket say whether it
+ * reads: asked only when the silence limit is reached.
  */
 static int
 upstream_reading(struct xfer *xf)
 {
-	curl_socket_t fd;
 	int queued;
 
-	if (xf->last_ul == 0 ||
-	    curl_easy_getinfo(xf->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
-	    fd == CURL_SOCKET_BAD || ioctl(fd, SIOCOUTQ, &queued) == -1)
+	if (!xf->sent_any || xf->up == NULL ||
+	    ioctl(upconn_fd(xf->up), SIOCOUTQ, &queued) == -1)
 		return 0;
 	if (queued == 0 || queued == xf->last_queued) {
 		xf->last_queued = queued;
@@ -324,10 +329,8 @@ upstream_reading(struct xfer *xf)
 }
 
 int
-xfer_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
+xfer_tick(struct xfer *xf)
 {
-	struct xfer *xf = arg;
 	int64_t now = monotime_ms();
 
 	/*
@@ -340,30 +343,19 @@ xfer_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	    !xf->holding && now - xf->head_ready_ms >= HEAD_HOLD_MS &&
 	    xfer_send_head(xf) == -1) {
 		xf->fail = PF_CLIENT_GONE;
-		return 1;
-	}
-	if (dlnow != xf->last_dl || ulnow != xf->last_ul) {
-		xf->last_dl = dlnow;
-		xf->last_ul = ulnow;
-		xf->last_rx_ms = now;
+		return -1;
 	}
 	if (xf->limit_ms > 0 && now - xf->last_rx_ms >= xf->limit_ms &&
 	    !upstream_reading(xf)) {
 		xf->fail = PF_UPSTREAM_TIMEOUT;
-		return 1;
+		return -1;
 	}
 	if (now - xf->last_gone_ms >= GONE_CHECK_MS) {
 		xf->last_gone_ms = now;
 		if (client_gone(xf->c)) {
 			xf->fail = PF_CLIENT_GONE;
-			return 1;
+			return -1;
 		}
 	}
 	return 0;
 }
-
-/*
- * Method and body.  HTTPGET first puts the handle back to a plain GET
- * (no body, no upload) whatever the last request was; then each method
- * sets only what it needs.  HEAD uses NOBODY, never CUSTOMREQUEST.
- */

@@ -29,7 +29,7 @@ FUZZ_SECONDS ?=		60
 FUZZ_ARGS ?=
 FUZZ_DEBIAN_PKGS =	clang libclang-rt-14-dev
 FUZZ_TARGETS =		fuzz_request fuzz_import fuzz_accesslog fuzz_meter \
-			fuzz_bodymodel fuzz_proxyproto
+			fuzz_bodymodel fuzz_proxyproto fuzz_response
 FUZZ_DIR =		$(BUILD)/fuzz
 FUZZ_HDRS =		tests/fuzz/fuzz.h tests/fuzz/reqcheck.h \
 			    $(wildcard common/*.h ollaguardd/*.h)
@@ -83,6 +83,12 @@ $(FUZZ_DIR)/replay/fuzz_bodymodel: tests/fuzz/fuzz_bodymodel.c \
 
 $(FUZZ_DIR)/replay/fuzz_proxyproto: tests/fuzz/fuzz_proxyproto.c \
     tests/fuzz/replay.c $(FUZZ_HDRS) $(FUZZ_PROXYPROTO_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
+	    $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_DIR)/replay/fuzz_response: tests/fuzz/fuzz_response.c \
+    tests/fuzz/replay.c $(FUZZ_HDRS) $(FUZZ_REQUEST_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iollaguardd $(LDFLAGS_ALL) -o $@ \
 	    $(filter %.c %.o %.a,$^) $(LIBS)
@@ -159,6 +165,12 @@ $(FUZZ_OUT)/fuzz_bodymodel: tests/fuzz/fuzz_bodymodel.c \
 
 $(FUZZ_OUT)/fuzz_proxyproto: tests/fuzz/fuzz_proxyproto.c $(FUZZ_HDRS) \
     $(FUZZ_PROXYPROTO_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iollaguardd -fsanitize=fuzzer $(LDFLAGS_ALL) \
+	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
+
+$(FUZZ_OUT)/fuzz_response: tests/fuzz/fuzz_response.c $(FUZZ_HDRS) \
+    $(FUZZ_REQUEST_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iollaguardd -fsanitize=fuzzer $(LDFLAGS_ALL) \
 	    -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
