@@ -28,12 +28,14 @@
 static llhttp_settings_t settings;
 static char		 why[160];
 
+/* 1: no body, whatever the head says: the answer to a HEAD, a 204 and
+ * a 304 (RFC 9112 6.3; llhttp trusts a length or chunking on them). */
 static int
 on_headers_complete(llhttp_t *p)
 {
 	const struct xfer *xf = p->data;
 
-	return xf->is_head;	/* 1: no body, whatever the head says */
+	return xf->is_head || p->status_code == 204 || p->status_code == 304;
 }
 
 static int
@@ -107,6 +109,26 @@ wait_up(struct xfer *xf, short events, short *revents)
 }
 
 /*
+ * Whether a readable connection holds an answer.  On TLS it may hold
+ * only session tickets, which reading consumes; what a read does bring
+ * (bytes, the end, an error) is kept for read_response.
+ */
+static int
+answered(struct xfer *xf)
+{
+	ssize_t n;
+
+	if (!upconn_tls(xf->up))
+		return 1;
+	if ((n = upconn_recv(xf->up, xfer_bufs.in, sizeof(xfer_bufs.in))) ==
+	    UPCONN_AGAIN)
+		return 0;
+	xf->early_n = n;
+	xf->have_early = 1;
+	return 1;
+}
+
+/*
  * Sends buf whole.  When the socket is full it waits for room, or for
  * an answer that comes before the request is in (*early): upstream has
  * stopped reading, and its answer is read instead.
@@ -131,7 +153,7 @@ send_all(struct xfer *xf, const char *buf, size_t len, int *early)
 		}
 		if ((rc = wait_up(xf, POLLOUT | POLLIN, &ev)) != CURLE_OK)
 			return rc;
-		if (ev & POLLIN) {
+		if ((ev & POLLIN) && answered(xf)) {
 			*early = 1;
 			return CURLE_OK;
 		}
@@ -176,7 +198,9 @@ send_request(struct xfer *xf, const char *head, size_t headlen, int *early)
 			return CURLE_OK;
 		if (n == 0)
 			break;
+		/* Upstream taking the body is not silence. */
 		xf->sent_any = 1;
+		xf->last_rx_ms = monotime_ms();
 	}
 	xf->body_sent = 1;
 	return CURLE_OK;
@@ -254,9 +278,15 @@ read_response(struct xfer *xf)
 	int ready = 0;
 
 	while (!xf->msg_done) {
-		if (!ready && (rc = wait_up(xf, POLLIN, &ev)) != CURLE_OK)
+		if (xf->have_early) {
+			xf->have_early = 0;
+			n = xf->early_n;
+		} else if (!ready && (rc = wait_up(xf, POLLIN, &ev)) !=
+		    CURLE_OK)
 			return rc;
-		n = upconn_recv(xf->up, xfer_bufs.in, sizeof(xfer_bufs.in));
+		else
+			n = upconn_recv(xf->up, xfer_bufs.in,
+			    sizeof(xfer_bufs.in));
 		if (n == UPCONN_AGAIN) {
 			ready = 0;
 			continue;

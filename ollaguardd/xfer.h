@@ -12,6 +12,7 @@
 #include <llhttp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "modellist.h"
@@ -81,6 +82,8 @@ struct xfer {
 	int		 up_keep;	/* the connection may serve again */
 	int		 framed_up;	/* a request body follows the head */
 	int		 chunked_up;	/* we chunk it to upstream */
+	int		 have_early;	/* early_n came before the body went */
+	ssize_t		 early_n;	/* bytes in xfer_bufs.in, 0 or error */
 	const char	*detail;	/* what went wrong, for the log */
 
 	/* The start of the request body, kept so a retry can resend it. */

@@ -517,6 +517,27 @@ def test_slow_body_that_keeps_coming_is_served(daemon_factory, stub):
     assert [q.body for q in stub.requests_to("/echo")] == [body]
 
 
+def test_slow_body_longer_than_upstream_timeout_is_served(daemon_factory,
+                                                          stub):
+    """The body trickles in for longer than --timeout, and upstream
+    answers half a second after its end: upstream taking each piece is
+    not upstream silence, so the silence limit starts again with each
+    and the request is served."""
+    d = daemon_factory(timeout=2, extra_args=("--body-timeout", "2"))
+    c = connect(d, timeout=10)
+    body = b"abcdefghijklmn"
+    c.send(build_request("POST", "/slow-headers?secs=0.5", master() + [
+        ("Content-Length", str(len(body)))]))
+    t0 = time.monotonic()
+    for i in range(len(body)):
+        c.send(body[i:i + 1])
+        time.sleep(0.3)
+    r = c.read_response()
+    assert time.monotonic() - t0 > 4, "the body was not slow enough"
+    assert r.status == 200 and r.json()["late"] is True, r
+    assert [q.body for q in stub.requests_to("/slow-headers")] == [body]
+
+
 # ---------------------------------------------------------------------------
 # 4. the send timeout
 

@@ -374,6 +374,32 @@ def test_bad_chunk_in_response_502(daemon_factory, faulty):
         f"the log line does not say why: {line!r}\n{warnings(d)}"
 
 
+@pytest.mark.parametrize("status,framing", [
+    (304, b"Content-Length: 1234\r\n"),
+    (204, b"Transfer-Encoding: chunked\r\n"),
+], ids=["304-with-length", "204-chunked"])
+def test_no_body_status_with_framing_answered_at_once(daemon_factory, faulty,
+                                                      status, framing):
+    """RFC 9112 6.3: a 204 or 304 has no body, whatever length or chunking
+    its head names.  The client gets the response at once and complete,
+    its connection stays open, and the worker does not wait for a body
+    that never comes (upstream holds its connection 1.5 s, then
+    closes)."""
+    faulty.plan(answer_raw(b"HTTP/1.1 %d X\r\n" % status + framing +
+                           b"\r\n", then="close", pause=1.5))
+    d = one_worker(daemon_factory, faulty.url, timeout=10)
+    c = d.connect()
+    t0 = time.monotonic()
+    c.send(build_request("GET", "/api/tags", d.auth()))
+    r = c.read_response("GET")
+    elapsed = time.monotonic() - t0
+    assert r.status == status and r.body == b"" and r.complete, r
+    assert elapsed < 1.0, f"answered after {elapsed:.2f}s: a body awaited"
+    assert not c.wait_closed(2), "the client's connection was closed"
+    assert not log_line(d, r"response cut short"), warnings(d)
+    assert_lives_on(d)
+
+
 # What follows a 101 is not HTTP: a second head, two Content-Lengths and
 # a control byte, which must never reach the client.
 AFTER_101 = (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"

@@ -6,6 +6,7 @@ across workers, a certificate reloaded while a stream runs, a bad pair
 on reload, and https upstreams checked with target-ca or not at all.
 """
 
+import hashlib
 import os
 import shutil
 import signal
@@ -323,6 +324,28 @@ def test_https_upstream_insecure_warns(daemon_factory, tls_stub):
     d = daemon_factory(target_url=tls_stub.url,
                        extra_args=("--target-insecure",))
     assert log_line(d, "TARGET-INSECURE IS ON")
+    r = d.get("/api/tags")
+    assert r.status == 200 and r.body == TAGS_BODY
+
+
+def test_https_upstream_offering_h2_gets_http11_and_a_large_body(
+        daemon_factory, tls_stub, pki):
+    """An https box that offers h2 first by ALPN is still spoken to in
+    HTTP/1.1 (the daemon writes HTTP/1.1 bytes: agreeing on h2 would
+    break every request), and a body larger than the socket buffers goes
+    through whole on a fresh TLS 1.3 connection, whose session tickets
+    arrive while the body is still being sent."""
+    tls_stub.ctx.set_alpn_protocols(["h2", "http/1.1"])
+    d = daemon_factory(target_url=tls_stub.url,
+                       extra_args=("--target-ca", pem(pki, "ca")))
+    body = os.urandom(8 << 20)
+    r = d.request("POST", "/echo", body=body, timeout=30)
+    assert r.status == 200, r
+    assert r.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+    socks = list(tls_stub._socks.values())
+    assert socks and all(s.selected_alpn_protocol() in (None, "http/1.1")
+                         for s in socks), \
+        [s.selected_alpn_protocol() for s in socks]
     r = d.get("/api/tags")
     assert r.status == 200 and r.body == TAGS_BODY
 
