@@ -499,12 +499,11 @@ def test_chunked_body_pause_gets_408_and_cuts_upstream(daemon_factory, stub):
     assert_cut_upstream(stub, "/echo", 10)
 
 
-def test_slow_body_that_keeps_coming_is_served(daemon_factory, stub):
-    """--body-timeout bounds a pause, not the whole body."""
-    d = daemon_factory(timeout=10, extra_args=("--body-timeout", "2"))
+def trickle(d, target, body):
+    """POSTs body to target one byte every 0.3 s (over 4 s in all) and
+    returns the response."""
     c = connect(d, timeout=10)
-    body = b"abcdefghijklmn"
-    c.send(build_request("POST", "/echo", master() + [
+    c.send(build_request("POST", target, master() + [
         ("Content-Length", str(len(body)))]))
     t0 = time.monotonic()
     for i in range(len(body)):
@@ -512,6 +511,14 @@ def test_slow_body_that_keeps_coming_is_served(daemon_factory, stub):
         time.sleep(0.3)
     r = c.read_response()
     assert time.monotonic() - t0 > 4, "the body was not slow enough"
+    return r
+
+
+def test_slow_body_that_keeps_coming_is_served(daemon_factory, stub):
+    """--body-timeout bounds a pause, not the whole body."""
+    d = daemon_factory(timeout=10, extra_args=("--body-timeout", "2"))
+    body = b"abcdefghijklmn"
+    r = trickle(d, "/echo", body)
     assert r.status == 200, r
     assert r.json()["body"] == body.decode()
     assert [q.body for q in stub.requests_to("/echo")] == [body]
@@ -524,16 +531,8 @@ def test_slow_body_longer_than_upstream_timeout_is_served(daemon_factory,
     not upstream silence, so the silence limit starts again with each
     and the request is served."""
     d = daemon_factory(timeout=2, extra_args=("--body-timeout", "2"))
-    c = connect(d, timeout=10)
     body = b"abcdefghijklmn"
-    c.send(build_request("POST", "/slow-headers?secs=0.5", master() + [
-        ("Content-Length", str(len(body)))]))
-    t0 = time.monotonic()
-    for i in range(len(body)):
-        c.send(body[i:i + 1])
-        time.sleep(0.3)
-    r = c.read_response()
-    assert time.monotonic() - t0 > 4, "the body was not slow enough"
+    r = trickle(d, "/slow-headers?secs=0.5", body)
     assert r.status == 200 and r.json()["late"] is True, r
     assert [q.body for q in stub.requests_to("/slow-headers")] == [body]
 
