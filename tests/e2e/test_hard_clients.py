@@ -499,7 +499,7 @@ def test_chunked_body_pause_gets_408_and_cuts_upstream(daemon_factory, stub):
     assert_cut_upstream(stub, "/echo", 10)
 
 
-def trickle(d, target, body):
+def trickle_body(d, target, body):
     """POSTs body to target one byte every 0.3 s (over 4 s in all) and
     returns the response."""
     c = connect(d, timeout=10)
@@ -518,7 +518,7 @@ def test_slow_body_that_keeps_coming_is_served(daemon_factory, stub):
     """--body-timeout bounds a pause, not the whole body."""
     d = daemon_factory(timeout=10, extra_args=("--body-timeout", "2"))
     body = b"abcdefghijklmn"
-    r = trickle(d, "/echo", body)
+    r = trickle_body(d, "/echo", body)
     assert r.status == 200, r
     assert r.json()["body"] == body.decode()
     assert [q.body for q in stub.requests_to("/echo")] == [body]
@@ -532,7 +532,7 @@ def test_slow_body_longer_than_upstream_timeout_is_served(daemon_factory,
     and the request is served."""
     d = daemon_factory(timeout=2, extra_args=("--body-timeout", "2"))
     body = b"abcdefghijklmn"
-    r = trickle(d, "/slow-headers?secs=0.5", body)
+    r = trickle_body(d, "/slow-headers?secs=0.5", body)
     assert r.status == 200 and r.json()["late"] is True, r
     assert [q.body for q in stub.requests_to("/slow-headers")] == [body]
 
