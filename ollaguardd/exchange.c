@@ -75,8 +75,8 @@ tick_in(const struct xfer *xf, int64_t now)
 
 	if (xf->limit_ms > 0 && xf->limit_ms - (now - xf->last_rx_ms) < ms)
 		ms = xf->limit_ms - (now - xf->last_rx_ms);
-	if (xf->head_pending && !xf->is_head && !xf->listing &&
-	    !xf->holding && HEAD_HOLD_MS - (now - xf->head_ready_ms) < ms)
+	if (xfer_head_held(xf) && HEAD_HOLD_MS - (now - xf->head_ready_ms) <
+	    ms)
 		ms = HEAD_HOLD_MS - (now - xf->head_ready_ms);
 	return ms < 1 ? 1 : (int)ms;
 }
@@ -275,16 +275,17 @@ read_response(struct xfer *xf)
 	CURLcode rc;
 	ssize_t n;
 	short ev;
-	int ready = 0;
+	int ready;
 
+	/* What send_all read while it looked for an early answer. */
+	ready = xf->have_early;
 	while (!xf->msg_done) {
+		if (!ready && (rc = wait_up(xf, POLLIN, &ev)) != CURLE_OK)
+			return rc;
 		if (xf->have_early) {
 			xf->have_early = 0;
 			n = xf->early_n;
-		} else if (!ready && (rc = wait_up(xf, POLLIN, &ev)) !=
-		    CURLE_OK)
-			return rc;
-		else
+		} else
 			n = upconn_recv(xf->up, xfer_bufs.in,
 			    sizeof(xfer_bufs.in));
 		if (n == UPCONN_AGAIN) {

@@ -329,6 +329,13 @@ upstream_reading(struct xfer *xf)
 }
 
 int
+xfer_head_held(const struct xfer *xf)
+{
+	return xf->head_pending && !xf->is_head && !xf->listing &&
+	    !xf->holding;
+}
+
+int
 xfer_tick(struct xfer *xf)
 {
 	int64_t now = monotime_ms();
@@ -339,8 +346,7 @@ xfer_tick(struct xfer *xf)
 	 * status at once; the moment lets a broken first chunk still turn
 	 * into a clean 502.
 	 */
-	if (xf->head_pending && !xf->is_head && !xf->listing &&
-	    !xf->holding && now - xf->head_ready_ms >= HEAD_HOLD_MS &&
+	if (xfer_head_held(xf) && now - xf->head_ready_ms >= HEAD_HOLD_MS &&
 	    xfer_send_head(xf) == -1) {
 		xf->fail = PF_CLIENT_GONE;
 		return -1;

@@ -142,6 +142,10 @@ ssize_t		 xfer_body_in(struct xfer *, char *buf, size_t room);
 /* Starts the request body again from its first byte, for a new
  * connection; -1 if it cannot be (more than REPLAY_MAX went out). */
 int		 xfer_rewind(struct xfer *);
+/* A head built and held for the body's first bytes, which goes alone
+ * HEAD_HOLD_MS after it was ready (a HEAD's, a list's and a held 502's
+ * never go alone). */
+int		 xfer_head_held(const struct xfer *);
 /* What a wait on upstream checks when it ends without bytes: the held
  * head, upstream silence, the client gone.  0, or -1 with fail set. */
 int		 xfer_tick(struct xfer *);
