@@ -254,7 +254,6 @@ exchange_take(struct xfer *xf, const char *data, size_t len)
 static CURLcode
 at_eof(struct xfer *xf)
 {
-	xf->up_keep = 0;
 	if (!xf->got_bytes) {
 		xf->detail = "Empty reply from server";
 		return CURLE_GOT_NOTHING;
@@ -262,7 +261,8 @@ at_eof(struct xfer *xf)
 	if (xf->done_headers && !xf->msg_done)
 		(void)llhttp_finish(&xf->parser);
 	if (xf->msg_done) {
-		xf->up_keep = 0;	/* on_message_complete set it */
+		/* Ended by the close: on_message_complete just said keep. */
+		xf->up_keep = 0;
 		return CURLE_OK;
 	}
 	xf->detail = "transfer closed with outstanding read data remaining";

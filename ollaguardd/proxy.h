@@ -1,6 +1,6 @@
 /*
  * proxy: forwarding one request upstream and streaming the response
- * back, with the worker's single libcurl easy handle.
+ * back, on the worker's kept connection to the box (upconn.h).
  */
 #ifndef PROXY_H
 #define PROXY_H
@@ -34,7 +34,8 @@ struct proxy_req {
 	struct streamusage_filter *filter;
 };
 
-/* After fork: makes the easy handle.  -1 if libcurl fails. */
+/* After fork: the target box and its connection settings.  -1 if
+ * the target URL cannot be used. */
 int	proxy_init(const struct config *);
 /* Forwards the request in c and records what became of it in o (which
  * the caller has set to status 0, close 0, fail "-"). */

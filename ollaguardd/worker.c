@@ -3,7 +3,7 @@
  * keep-alive loop of each connection, and its scoreboard slot.  What
  * happens to each request is serve's business.
  *
- * The key database connection and the curl handle are made here, after
+ * The key database connection and the upstream settings are made here, after
  * the fork, and live as long as the worker.  The listen socket carries a
  * one-second receive timeout set by the master, so an idle worker wakes
  * every second to notice a stop and flush its key-use counters.
